@@ -1,0 +1,265 @@
+"""The typed, validated model of an environment definition. Defaults live here and only here.
+
+An environment module in ``environments/`` builds one :class:`EnvironmentSettings` (or, for ``bootstrap``,
+one :class:`BootstrapSettings`) and states only what differs from these defaults. Every rule that spans
+fields is checked in ``__post_init__``; rules that span environments (unique names, non-overlapping address
+spaces) are checked by :mod:`infra.registry`. A failed check raises :class:`ConfigError` with one line naming
+the environment, the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from building_blocks.naming import REGION_CODES
+from infra.errors import ConfigError
+
+EnvironmentKind = Literal["dev", "staging", "production", "enterprise", "external"]
+SkuTier = Literal["Free", "Standard", "Premium"]
+
+ENVIRONMENT_KINDS: tuple[str, ...] = get_args(EnvironmentKind)
+SKU_TIERS: tuple[str, ...] = get_args(SkuTier)
+# Kinds whose loss would hurt customers: paid SLA, zones, purge protection, restricted API server.
+PRODUCTION_LIKE: frozenset[str] = frozenset({"production", "enterprise"})
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_SHORT_NAME = re.compile(r"^[a-z][a-z0-9]{1,7}$")
+_VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
+_TAG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+NAME_MAX_LENGTH = 20
+
+# The file being loaded by infra.registry, so that settings built there name their file in error messages.
+LOADING_FILE: ContextVar[str] = ContextVar("LOADING_FILE", default="<unknown>")
+
+
+def _fail(where: str, field_name: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{where}: field '{field_name}' = {value!r}; allowed: {allowed}")
+
+
+def _check_type(where: str, obj: Any) -> None:
+    """Reject values whose runtime type does not match the simple annotations (str, int, bool)."""
+    simple = {"str": str, "int": int, "bool": bool}
+    for f in fields(obj):
+        expected = simple.get(str(f.type))
+        value = getattr(obj, f.name)
+        if expected is None:
+            continue
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise _fail(where, f.name, value, f"a value of type {expected.__name__}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodePoolSettings:
+    """One AKS node pool's size and autoscaling bounds."""
+
+    vm_size: str = "Standard_D4ds_v5"
+    """Azure VM size of every node."""
+    min_count: int = 1
+    """Autoscaler lower bound (≥ 1)."""
+    max_count: int = 3
+    """Autoscaler upper bound (≥ min_count, ≤ 100)."""
+    max_pods: int = 50
+    """Pods per node (30-250); 50 leaves room for Azure CNI overlay without wasting IPs."""
+    os_disk_size_gb: int = 128
+    """Ephemeral OS disk size in GiB."""
+
+    def validate(self, where: str) -> None:
+        _check_type(where, self)
+        if not _VM_SIZE.match(self.vm_size):
+            raise _fail(where, "vm_size", self.vm_size, "an Azure VM size such as 'Standard_D4ds_v5'")
+        if self.min_count < 1:
+            raise _fail(where, "min_count", self.min_count, "an integer ≥ 1")
+        if self.max_count < self.min_count:
+            raise ConfigError(f"{where}: field 'min_count' = {self.min_count} is greater than 'max_count' = "
+                              f"{self.max_count}; allowed: min_count ≤ max_count")
+        if self.max_count > 100:
+            raise _fail(where, "max_count", self.max_count, "an integer ≤ 100")
+        if not 30 <= self.max_pods <= 250:
+            raise _fail(where, "max_pods", self.max_pods, "an integer from 30 to 250")
+        if not 30 <= self.os_disk_size_gb <= 2048:
+            raise _fail(where, "os_disk_size_gb", self.os_disk_size_gb, "an integer from 30 to 2048")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentSettings:
+    """Everything that makes one environment different from another.
+
+    Fields left at ``None`` are derived from ``kind`` in ``__post_init__`` (documented per field), so an
+    environment module names only what it changes.
+    """
+
+    name: str
+    """Required. The stack name (`cdktf deploy <name>`): lowercase letters, digits, single hyphens, ≤ 20."""
+    kind: EnvironmentKind
+    """Required. dev, staging, production, enterprise (customer-dedicated) or external (an existing cluster)."""
+    short_name: str | None = None
+    """Name part in length-limited resource names (2-8 lowercase letters/digits). Default: ``name`` without
+    hyphens, which must then be short enough."""
+    location: str = "westeurope"
+    """Azure region (one of :data:`building_blocks.naming.REGION_CODES`)."""
+    subscription: str = "nonprod"
+    """Alias of the subscription in ``config/platform.toml`` [subscriptions]."""
+    address_space: str | None = None
+    """The environment's virtual network (a /16 to /22 IPv4 CIDR). Required unless kind is external; must not
+    overlap any other environment's."""
+    dns_label: str | None = None
+    """Label of the public zone ``<dns_label>.<company domain>``. Default: ``name``."""
+    system_pool: NodePoolSettings = field(default_factory=lambda: NodePoolSettings(min_count=1, max_count=3))
+    """System node pool (critical add-ons only)."""
+    user_pool: NodePoolSettings = field(default_factory=lambda: NodePoolSettings(min_count=1, max_count=5))
+    """User node pool (workloads)."""
+    aks_sku_tier: SkuTier | None = None
+    """AKS control plane tier. Default: Standard (financially backed SLA) for production-like kinds, else Free."""
+    availability_zones: tuple[str, ...] | None = None
+    """Zones for node pools. Default: ("1", "2", "3") for production-like kinds, else none."""
+    api_server_authorized_ip_ranges: tuple[str, ...] = ()
+    """CIDRs allowed to reach the public API server (the pipeline agents' egress, operators). Production-like
+    kinds must set this or ``private_cluster``."""
+    private_cluster: bool = False
+    """API server on a private endpoint only (needs self-hosted agents in the network)."""
+    purge_protection: bool | None = None
+    """Key Vault purge protection. Default: on for every kind but dev (dev is torn down and rebuilt freely;
+    a purge-protected vault would block re-creating it under the same name for the retention period)."""
+    deploy_product: bool = True
+    """Deploy the company's own services (api, web, worker)."""
+    release_from: str | None = None
+    """Enterprise only: the production environment whose component versions this one follows, unless it pins
+    its own (see versions/)."""
+    kubeconfig_context: str | None = None
+    """External only: the kubeconfig context of the existing cluster. Required for kind external."""
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags added to the standard set on every Azure resource of this environment."""
+    secret_rotation: Mapping[str, int] = field(default_factory=dict)
+    """Generated secret name → rotation number; raising a number regenerates exactly that secret."""
+    source: str = field(default_factory=LOADING_FILE.get)
+    """The file that defined this environment (set while the registry loads it, for error messages)."""
+
+    def __post_init__(self) -> None:
+        where = f"environment {self.name!r} ({self.source})"
+        _check_type(where, self)
+        if not _NAME.match(self.name) or len(self.name) > NAME_MAX_LENGTH:
+            raise _fail(where, "name", self.name, f"1-{NAME_MAX_LENGTH} lowercase letters, digits and single "
+                        "hyphens, starting with a letter")
+        if self.name == "bootstrap":
+            raise _fail(where, "name", self.name, "any name but 'bootstrap' (reserved for the state stack)")
+        if self.kind not in ENVIRONMENT_KINDS:
+            raise _fail(where, "kind", self.kind, ", ".join(ENVIRONMENT_KINDS))
+        short = self.short_name if self.short_name is not None else self.name.replace("-", "")
+        if not _SHORT_NAME.match(short):
+            raise _fail(where, "short_name", short, "2-8 lowercase letters and digits, starting with a letter "
+                        "(set short_name when the name without hyphens is longer)")
+        object.__setattr__(self, "short_name", short)
+        if self.location not in REGION_CODES:
+            raise _fail(where, "location", self.location, ", ".join(REGION_CODES))
+        self._validate_network(where)
+        dns_label = self.dns_label if self.dns_label is not None else self.name
+        object.__setattr__(self, "dns_label", dns_label)
+        for pool_field in ("system_pool", "user_pool"):
+            pool = getattr(self, pool_field)
+            if not isinstance(pool, NodePoolSettings):
+                raise _fail(where, pool_field, pool, "a NodePoolSettings(...)")
+            pool.validate(f"{where} {pool_field}")
+        production_like = self.kind in PRODUCTION_LIKE
+        tier = self.aks_sku_tier if self.aks_sku_tier is not None else ("Standard" if production_like else "Free")
+        if tier not in SKU_TIERS:
+            raise _fail(where, "aks_sku_tier", tier, ", ".join(SKU_TIERS))
+        if production_like and tier == "Free":
+            raise _fail(where, "aks_sku_tier", tier, "Standard or Premium for kind " + self.kind)
+        object.__setattr__(self, "aks_sku_tier", tier)
+        zones = self.availability_zones if self.availability_zones is not None else (
+            ("1", "2", "3") if production_like else ())
+        if not isinstance(zones, tuple) or not all(z in ("1", "2", "3") for z in zones):
+            raise _fail(where, "availability_zones", zones, "a tuple of '1', '2', '3'")
+        object.__setattr__(self, "availability_zones", zones)
+        for cidr in self.api_server_authorized_ip_ranges:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise _fail(where, "api_server_authorized_ip_ranges", cidr, "IPv4/IPv6 CIDRs") from None
+        if production_like and not (self.private_cluster or self.api_server_authorized_ip_ranges):
+            raise _fail(where, "api_server_authorized_ip_ranges", self.api_server_authorized_ip_ranges,
+                        f"at least one CIDR, or private_cluster=True, for kind {self.kind}")
+        protect = self.purge_protection if self.purge_protection is not None else self.kind != "dev"
+        if production_like and not protect:
+            raise _fail(where, "purge_protection", protect, f"True for kind {self.kind}")
+        object.__setattr__(self, "purge_protection", protect)
+        if self.release_from is not None and self.kind != "enterprise":
+            raise _fail(where, "release_from", self.release_from, "None unless kind is enterprise")
+        if self.kind == "external":
+            if not self.kubeconfig_context:
+                raise _fail(where, "kubeconfig_context", self.kubeconfig_context,
+                            "the name of a kubeconfig context (required for kind external)")
+        elif self.kubeconfig_context is not None:
+            raise _fail(where, "kubeconfig_context", self.kubeconfig_context, "None unless kind is external")
+        for key, value in self.extra_tags.items():
+            if not (isinstance(key, str) and _TAG_KEY.match(key)) or not isinstance(value, str) or len(value) > 256:
+                raise _fail(where, "extra_tags", {key: value}, "string keys (letter first, ≤ 128) and string "
+                            "values (≤ 256)")
+        for secret, number in self.secret_rotation.items():
+            if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
+
+    def _validate_network(self, where: str) -> None:
+        if self.kind == "external":
+            if self.address_space is not None:
+                raise _fail(where, "address_space", self.address_space, "None for kind external (no network)")
+            return
+        if self.address_space is None:
+            raise _fail(where, "address_space", None, "an IPv4 CIDR from /16 to /22 (required)")
+        try:
+            network = ipaddress.IPv4Network(self.address_space)
+        except ValueError:
+            raise _fail(where, "address_space", self.address_space, "an IPv4 CIDR such as '10.10.0.0/16' with "
+                        "no host bits set") from None
+        if not 16 <= network.prefixlen <= 22 or not network.is_private:
+            raise _fail(where, "address_space", self.address_space, "a private IPv4 range from /16 to /22")
+
+    @property
+    def production_like(self) -> bool:
+        """True for kinds that serve customers (production, enterprise)."""
+        return self.kind in PRODUCTION_LIKE
+
+    @property
+    def has_azure_cluster(self) -> bool:
+        """False for external environments, which deploy onto an existing cluster and create no Azure resources."""
+        return self.kind != "external"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapSettings:
+    """The one-time ``bootstrap`` stack that creates the Terraform state storage (local backend by design)."""
+
+    name: str = "bootstrap"
+    """Always ``bootstrap``."""
+    soft_delete_retention_days: int = 30
+    """Blob and container soft-delete retention (7-365 days)."""
+    replication_type: Literal["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"] = "RAGZRS"
+    """State storage redundancy. Default: geo-zone-redundant with read access, state survives a region loss."""
+    allowed_ip_ranges: tuple[str, ...] = ()
+    """Public IPs allowed through the storage firewall in addition to trusted Azure services. Empty: the
+    account's firewall denies everything but Azure services and private access."""
+    source: str = field(default_factory=LOADING_FILE.get)
+    """The file that defined this environment."""
+
+    def __post_init__(self) -> None:
+        where = f"environment {self.name!r} ({self.source})"
+        if self.name != "bootstrap":
+            raise _fail(where, "name", self.name, "'bootstrap'")
+        _check_type(where, self)
+        if not 7 <= self.soft_delete_retention_days <= 365:
+            raise _fail(where, "soft_delete_retention_days", self.soft_delete_retention_days, "7 to 365")
+        allowed = ("LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS")
+        if self.replication_type not in allowed:
+            raise _fail(where, "replication_type", self.replication_type, ", ".join(allowed))
+        for cidr in self.allowed_ip_ranges:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise _fail(where, "allowed_ip_ranges", cidr, "public IPv4 addresses or CIDRs") from None
+
+
