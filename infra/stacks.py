@@ -78,6 +78,12 @@ class EnvironmentStack(cdktf.TerraformStack):
                               purge_protection=bool(settings.purge_protection))
             self.resource_group = ResourceGroup(
                 self, "resource_group", name=self.namer.name("resource_group"), location=settings.location)
+            # --- Azure building blocks: network, DNS, monitoring, registry, Key Vault, AKS, PostgreSQL ---
+
+        # --- Generated secrets: random values, backed up to Key Vault, handed out as references ---
+
+        # --- Kubernetes layer: helm + kubernetes providers from a ClusterConnection, never from an AKS resource ---
+
         cdktf.Aspects.of(self).add(StandardTags(standard_tags(
             environment=settings.name, owner=config.owner, cost_centre=config.cost_centre,
             repository=config.repository, extra=settings.extra_tags)))

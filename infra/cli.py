@@ -1,0 +1,52 @@
+"""The ``infra`` console script (installed by ``make setup``): one-line errors, non-zero exits, no tracebacks.
+
+Command groups register themselves in :data:`GROUPS`; each module provides ``register(subparsers)`` that adds
+its sub-commands with ``set_defaults(handler=...)``; a handler returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from infra.errors import ConfigError
+
+# Modules that add a command group (`infra <group> ...`).
+GROUPS: list[str] = []
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage first otherwise)
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def _environments(_: argparse.Namespace) -> int:
+    from infra.app import stack_names
+
+    print(" ".join(stack_names()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="infra", description="Operate the platform's environments.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    environments = commands.add_parser("environments", help="print every stack name, space-separated")
+    environments.set_defaults(handler=_environments)
+    for module in GROUPS:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
