@@ -28,7 +28,7 @@ $(PY):
 
 $(PY_STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
