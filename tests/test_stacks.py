@@ -1,0 +1,103 @@
+"""Backends, Terraform version, names and tags across every synthesized stack."""
+
+from __future__ import annotations
+
+import re
+
+import cdktf
+
+from building_blocks.tags import is_taggable
+from infra.state import state_account
+from infra.stacks import TERRAFORM_REQUIRED_VERSION, BootstrapStack
+
+BASE_TAGS = {"environment", "owner", "cost-centre", "managed-by", "repository"}
+
+
+def test_every_environment_has_its_own_azurerm_backend_with_azuread_auth(synthesized, registry):
+    group, account = state_account(registry.config)
+    locations = set()
+    for env in registry.environments:
+        backend = synthesized.stacks[env.name]["terraform"]["backend"]
+        assert list(backend) == ["azurerm"], env.name
+        azurerm = backend["azurerm"]
+        assert azurerm["use_azuread_auth"] is True
+        assert "access_key" not in azurerm and "sas_token" not in azurerm
+        assert (azurerm["resource_group_name"], azurerm["storage_account_name"]) == (group, account)
+        assert azurerm["container_name"] == f"tfstate-{env.name}"
+        assert azurerm["key"] == f"{env.name}.tfstate"
+        locations.add((azurerm["container_name"], azurerm["key"]))
+    assert len(locations) == len(registry.environments)
+
+
+def test_bootstrap_uses_a_local_backend_outside_cdktf_out(synthesized):
+    backend = synthesized.stacks["bootstrap"]["terraform"]["backend"]
+    assert backend == {"local": {"path": BootstrapStack.LOCAL_STATE_PATH}}
+    assert BootstrapStack.LOCAL_STATE_PATH.startswith("../../../bootstrap-state/")
+
+
+def test_bootstrap_creates_a_container_for_every_environment_backend(synthesized, registry):
+    containers = {body["name"] for _, _, body in synthesized.all_resources("azurerm_storage_container")}
+    backends = {synthesized.stacks[e.name]["terraform"]["backend"]["azurerm"]["container_name"]
+                for e in registry.environments}
+    assert backends == containers
+
+
+def test_state_storage_is_hardened(synthesized):
+    (account,) = synthesized.resources("bootstrap", "azurerm_storage_account").values()
+    assert account["min_tls_version"] == "TLS1_2"
+    assert account["https_traffic_only_enabled"] is True
+    assert account["allow_nested_items_to_be_public"] is False
+    assert account["shared_access_key_enabled"] is False
+    assert account["blob_properties"]["versioning_enabled"] is True
+    assert account["blob_properties"]["delete_retention_policy"]["days"] >= 7
+    assert account["blob_properties"]["container_delete_retention_policy"]["days"] >= 7
+    assert account["network_rules"]["default_action"] == "Deny"
+    (lock,) = synthesized.resources("bootstrap", "azurerm_management_lock").values()
+    assert lock["lock_level"] == "CanNotDelete"
+    for _, _, container in synthesized.all_resources("azurerm_storage_container"):
+        assert container["container_access_type"] == "private"
+
+
+def test_terraform_version_is_pinned_in_every_stack(synthesized):
+    for name, stack in synthesized.stacks.items():
+        assert stack["terraform"]["required_version"] == TERRAFORM_REQUIRED_VERSION, name
+    assert re.match(r"^>= 1\.11\.\d+, < 2\.0\.0$", TERRAFORM_REQUIRED_VERSION)
+
+
+def test_every_taggable_azure_resource_carries_the_standard_tags(synthesized, registry):
+    checked = 0
+    for stack in synthesized.app.node.children:
+        if not isinstance(stack, cdktf.TerraformStack):
+            continue
+        name = stack.node.id
+        expected_environment = "mgmt" if name == "bootstrap" else name
+        extra = {} if name == "bootstrap" else dict(registry.get(name).extra_tags)
+        for node in stack.node.find_all():
+            if not is_taggable(node):
+                continue
+            body = synthesized.stacks[name]["resource"][node.terraform_resource_type][node.friendly_unique_id]
+            tags = body.get("tags", {})
+            assert BASE_TAGS <= set(tags), f"{name} {node.node.path}: {tags}"
+            assert tags["environment"] == expected_environment
+            assert tags["managed-by"] == "cdktf"
+            assert extra.items() <= tags.items()
+            checked += 1
+    assert checked >= len(synthesized.stacks) - 1  # at least the resource groups (onprem may have none)
+
+
+def test_enterprise_tags_add_the_customer(synthesized):
+    groups = synthesized.resources("enterprise-contoso", "azurerm_resource_group")
+    assert all(group["tags"]["customer"] == "contoso" for group in groups.values())
+
+
+def test_resource_names_are_unique_per_type_across_stacks(synthesized):
+    """Two environments must never claim one Azure name (globally unique kinds and same-scope ones)."""
+    for resource_type in ("azurerm_resource_group", "azurerm_storage_account", "azurerm_key_vault",
+                          "azurerm_container_registry", "azurerm_kubernetes_cluster",
+                          "azurerm_postgresql_flexible_server"):
+        names = [(body["name"], stack) for stack, _, body in synthesized.all_resources(resource_type)
+                 if isinstance(body.get("name"), str) and "${" not in body["name"]]
+        seen: dict[str, str] = {}
+        for name, stack in names:
+            assert name not in seen or seen[name] == stack, f"{resource_type} {name}: {seen[name]} and {stack}"
+            seen[name] = stack
