@@ -130,7 +130,7 @@ def test_required_template_parameters_say_so():
     missing = []
     for path in TEMPLATES_DIR.rglob("*.yml"):
         for param in declared_parameters(load_yaml(path), rel(path)):
-            if not param.has_default and param.name != "action" and "required" not in (
+            if not param.has_default and "required" not in (
                     _display_name(path, param.name) or "").lower() and param.type != "boolean":
                 missing.append(f"{rel(path)}: {param.name}")
     assert missing == []
