@@ -1,7 +1,7 @@
-"""A small, strict model of Azure Pipelines template expansion, and the checkers that tests/test_pipelines.py runs.
+"""A small, strict model of Azure Pipelines template expansion, and the checkers of tests/test_pipelines.py.
 
 Why an expander: the Azure Pipelines JSON schema cannot describe template-expression keys (``${{ if }}:``,
-``${{ each }}:``) or a ``stepList`` parameter spliced into a list, so files that use them are validated in their
+``${{ each }}:``) or a ``stepList`` parameter spliced into a list, so files that use them are validated in
 *expanded* form - the way Azure DevOps compiles them - for every value their runtime parameters allow.
 
 The model covers what this repository's pipelines use and refuses everything else with an ``ExpansionError``
@@ -37,8 +37,12 @@ EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 WHOLE_EXPR = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 DIRECTIVE = re.compile(r"^\$\{\{\s*(if|elseif|else|each)\b(.*?)\}\}$", re.DOTALL)
 # Which schema definition a template file's body is checked against, by its top-level list.
-TEMPLATE_KINDS = {"stages": "stagesTemplate", "jobs": "jobsTemplate", "steps": "stepsTemplate",
-                  "variables": "variablesTemplate"}
+TEMPLATE_KINDS = {
+    "stages": "stagesTemplate",
+    "jobs": "jobsTemplate",
+    "steps": "stepsTemplate",
+    "variables": "variablesTemplate",
+}
 
 
 class ExpansionError(Exception):
@@ -58,8 +62,10 @@ def rel(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------- expressions
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_\-]*)"
-                    r"|(?P<op>[()\[\],.]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_\-]*)"
+    r"|(?P<op>[()\[\],.]))"
+)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -121,7 +127,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "not": lambda x: not _truthy(x),
     "in": lambda x, *xs: any(_equal(x, y) for y in xs),
     "notIn": lambda x, *xs: not any(_equal(x, y) for y in xs),
-    "containsValue": lambda coll, x: any(_equal(y, x) for y in (coll.values() if isinstance(coll, dict) else coll)),
+    "containsValue": lambda coll, x: any(
+        _equal(y, x) for y in (coll.values() if isinstance(coll, dict) else coll)
+    ),
     "contains": lambda s, sub: _to_str(sub).casefold() in _to_str(s).casefold(),
     "startsWith": lambda s, p: _to_str(s).casefold().startswith(_to_str(p).casefold()),
     "endsWith": lambda s, p: _to_str(s).casefold().endswith(_to_str(p).casefold()),
@@ -142,7 +150,9 @@ class _Parser:
     def parse(self) -> Any:
         value = self.expr()
         if self.pos != len(self.tokens):
-            raise ExpansionError(f"unexpected {self.tokens[self.pos][1]!r} in expression {self.text.strip()!r}")
+            raise ExpansionError(
+                f"unexpected {self.tokens[self.pos][1]!r} in expression {self.text.strip()!r}"
+            )
         return value
 
     def peek(self) -> tuple[str, str] | None:
@@ -206,7 +216,9 @@ class _Parser:
                 raise ExpansionError(f"function {text}() is not supported by the expansion model")
             return function(*args)
         if text not in self.context:
-            raise ExpansionError(f"{text!r} is not available at compile time (expression {self.text.strip()!r})")
+            raise ExpansionError(
+                f"{text!r} is not available at compile time (expression {self.text.strip()!r})"
+            )
         return self.context[text]
 
 
@@ -215,7 +227,8 @@ def evaluate(text: str, context: dict[str, Any]) -> Any:
 
 
 def substitute(value: str, context: dict[str, Any]) -> Any:
-    """A string with ``${{ }}``: the value itself when the whole string is one expression, else interpolated."""
+    """A string with ``${{ }}``: the value itself when the whole string is one expression, else interpolated
+    text."""
     whole = WHOLE_EXPR.match(value)
     if whole and "${{" not in whole.group(1):
         return evaluate(whole.group(1), context)
@@ -249,8 +262,15 @@ def declared_parameters(document: Any, where: str) -> list[Parameter]:
         if not isinstance(item, dict) or "name" not in item:
             raise ExpansionError(f"{where}: parameter declaration {item!r} has no name")
         values = item.get("values")
-        out.append(Parameter(item["name"], item.get("type", "object"), "default" in item, item.get("default"),
-                             tuple(values) if values is not None else None))
+        out.append(
+            Parameter(
+                item["name"],
+                item.get("type", "object"),
+                "default" in item,
+                item.get("default"),
+                tuple(values) if values is not None else None,
+            )
+        )
     return out
 
 
@@ -260,7 +280,9 @@ def parameter_problems(params: list[Parameter], passed: dict[str, Any], where: s
     names = {p.name for p in params}
     for name in passed:
         if name not in names:
-            problems.append(f"{where}: unknown parameter {name!r} (declared: {', '.join(sorted(names)) or 'none'})")
+            problems.append(
+                f"{where}: unknown parameter {name!r} (declared: {', '.join(sorted(names)) or 'none'})"
+            )
     for param in params:
         if param.name not in passed:
             if not param.has_default:
@@ -283,9 +305,13 @@ def _type_problems(param: Parameter, value: Any, where: str) -> list[str]:
     elif param.type in LIST_TYPES and not isinstance(value, list):
         problems.append(f"{where}: parameter {param.name!r} must be a {param.type} (a list), got {value!r}")
     elif param.type in MAPPING_TYPES and not isinstance(value, dict) and param.type != "pool":
-        problems.append(f"{where}: parameter {param.name!r} must be a {param.type} (a mapping), got {value!r}")
+        problems.append(
+            f"{where}: parameter {param.name!r} must be a {param.type} (a mapping), got {value!r}"
+        )
     if param.values is not None and not any(_equal(_to_str(v), _to_str(value)) for v in param.values):
-        problems.append(f"{where}: parameter {param.name!r} is {value!r}, allowed: {', '.join(map(str, param.values))}")
+        problems.append(
+            f"{where}: parameter {param.name!r} is {value!r}, allowed: {', '.join(map(str, param.values))}"
+        )
     return problems
 
 
@@ -295,7 +321,7 @@ def bind(params: list[Parameter], passed: dict[str, Any], where: str) -> dict[st
         raise ExpansionError("\n".join(problems))
     bound = {}
     for param in params:
-        value = passed[param.name] if param.name in passed else param.default
+        value = passed.get(param.name, param.default)
         if param.type == "string" and isinstance(value, (int, float, bool)):
             value = _to_str(value)
         bound[param.name] = value
@@ -306,6 +332,7 @@ def bind(params: list[Parameter], passed: dict[str, Any], where: str) -> dict[st
 @dataclass
 class Instance:
     """One use of a template file: the file, its parameters, and its body after expansion."""
+
     path: Path
     parameters: dict[str, Any]
     body: dict[str, Any]
@@ -347,9 +374,16 @@ class Expander:
         if not isinstance(passed, dict):
             raise ExpansionError(f"{rel(path)}: parameters must be a mapping, got {passed!r}")
         params = bind(declared_parameters(document, rel(path)), passed, rel(path))
-        body = self.node({k: v for k, v in document.items() if k != "parameters"}, {"parameters": params}, path)
-        self.instances.append(Instance(path, params, {**({"parameters": document["parameters"]}
-                                                          if "parameters" in document else {}), **body}))
+        body = self.node(
+            {k: v for k, v in document.items() if k != "parameters"}, {"parameters": params}, path
+        )
+        self.instances.append(
+            Instance(
+                path,
+                params,
+                {**({"parameters": document["parameters"]} if "parameters" in document else {}), **body},
+            )
+        )
         return body
 
     def node(self, value: Any, context: dict[str, Any], path: Path) -> Any:
@@ -364,8 +398,9 @@ class Expander:
                 raise ExpansionError(f"{rel(path)}: {error}") from None
         return value
 
-    def _directive_bodies(self, items: list[tuple[str, Any]], context: dict[str, Any],
-                          path: Path) -> Iterator[tuple[Any, dict[str, Any]] | tuple[str, Any]]:
+    def _directive_bodies(
+        self, items: list[tuple[str, Any]], context: dict[str, Any], path: Path
+    ) -> Iterator[tuple[Any, dict[str, Any]] | tuple[str, Any]]:
         """Yields ('body', value, context) for taken directive branches, ('plain', key, value) otherwise."""
         chain_open, chain_taken = False, False
         for key, value in items:
@@ -415,8 +450,11 @@ class Expander:
     def sequence(self, value: list[Any], context: dict[str, Any], path: Path) -> list[Any]:
         out: list[Any] = []
         for item in value:
-            if isinstance(item, dict) and item and all(isinstance(k, str) and DIRECTIVE.match(k.strip())
-                                                       for k in item):
+            if (
+                isinstance(item, dict)
+                and item
+                and all(isinstance(k, str) and DIRECTIVE.match(k.strip()) for k in item)
+            ):
                 for entry in self._directive_bodies(list(item.items()), context, path):
                     body = self.node(entry[1], entry[2], path)
                     out.extend(body if isinstance(body, list) else [body])
@@ -433,11 +471,15 @@ class Expander:
                 passed = self.node(item.get("parameters") or {}, context, path)
                 extra = set(item) - {"template", "parameters"}
                 if extra:
-                    raise ExpansionError(f"{rel(path)}: template reference {reference!r} has extra keys {sorted(extra)}")
+                    raise ExpansionError(
+                        f"{rel(path)}: template reference {reference!r} has extra keys {sorted(extra)}"
+                    )
                 body = self.instantiate(self.resolve(reference, path), passed)
                 lists = [k for k in TEMPLATE_KINDS if k in body]
                 if len(lists) != 1:
-                    raise ExpansionError(f"{reference}: a template must hold exactly one of {list(TEMPLATE_KINDS)}")
+                    raise ExpansionError(
+                        f"{reference}: a template must hold exactly one of {list(TEMPLATE_KINDS)}"
+                    )
                 out.extend(body[lists[0]] or [])
                 continue
             out.append(self.node(item, context, path))
@@ -445,12 +487,17 @@ class Expander:
 
 
 def resolve_reference(reference: str, including: Path, aliases: dict[str, Path]) -> Path:
-    """A ``template:`` path as Azure DevOps resolves it: relative to the including file, ``/`` from the root."""
+    """A ``template:`` path as Azure DevOps resolves it: relative to the including file, ``/`` from the
+    repository root."""
     if "${{" in reference:
-        raise ExpansionError(f"{rel(including)}: template path {reference!r} is computed; only literal paths are checked")
+        raise ExpansionError(
+            f"{rel(including)}: template path {reference!r} is computed; only literal paths are checked"
+        )
     ref, _, alias = reference.partition("@")
     if alias and alias not in aliases:
-        raise ExpansionError(f"{rel(including)}: template {reference!r} names repository {alias!r}, which is not known")
+        raise ExpansionError(
+            f"{rel(including)}: template {reference!r} names repository {alias!r}, which is not known"
+        )
     if alias and alias != "self":
         return (aliases[alias] / ref.lstrip("/")).resolve()
     if ref.startswith("/"):
@@ -491,7 +538,9 @@ def reference_problems(document: Any, including: Path, aliases: dict[str, Path] 
             problems.append(f"{where}: parameters must be a mapping")
             continue
         if any(isinstance(k, str) and "${{" in k for k in passed):
-            problems.append(f"{where}: conditional parameter keys cannot be checked; pass every parameter plainly")
+            problems.append(
+                f"{where}: conditional parameter keys cannot be checked; pass every parameter plainly"
+            )
             continue
         try:
             params = declared_parameters(load_yaml(target), rel(target))
@@ -502,7 +551,7 @@ def reference_problems(document: Any, including: Path, aliases: dict[str, Path] 
     return problems
 
 
-# --------------------------------------------------------------------------------------------- expanded checks
+# ------------------------------------------------------------------------------------------ expanded checks
 def walk_jobs(pipeline: dict[str, Any]) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
     """(stage, job) for every job of an expanded pipeline (stage is None for a jobs-only pipeline)."""
     for stage in pipeline.get("stages") or []:
@@ -536,7 +585,8 @@ def step_script(step: dict[str, Any]) -> str:
 
 
 def terraform_action(step: dict[str, Any]) -> str | None:
-    """'plan' | 'apply' | 'drift' for a run of steps/terraform.yml; 'apply' for any other step that applies."""
+    """'plan' | 'apply' | 'drift' for a run of steps/terraform.yml; 'apply' for any other step that
+    applies."""
     env = step.get("env") or {}
     if "TF_ACTION" in env:
         return str(env["TF_ACTION"])
@@ -546,7 +596,9 @@ def terraform_action(step: dict[str, Any]) -> str | None:
     return None
 
 
-SYNTH_COMMANDS = re.compile(r"\bmake\s+synth\b|\bcdktf\s+(synth|deploy|diff)\b|\bmain\.py\b|\bmake\s+cli-synth\b")
+SYNTH_COMMANDS = re.compile(
+    r"\bmake\s+synth\b|\bcdktf\s+(synth|deploy|diff)\b|\bmain\.py\b|\bmake\s+cli-synth\b"
+)
 
 
 def apply_problems(pipeline: dict[str, Any], where: str) -> list[str]:
@@ -568,7 +620,10 @@ def apply_problems(pipeline: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{name}: its stage must set lockBehavior: sequential")
         downloads = [s for s in steps if s.get("task") == "DownloadPipelineArtifact@2"]
         if len(downloads) < 2:
-            problems.append(f"{name} must download both the synthesized stacks and the plan (found {len(downloads)} downloads)")
+            problems.append(
+                f"{name} must download both the synthesized stacks and the plan"
+                f" (found {len(downloads)} downloads)"
+            )
         for step in steps:
             if SYNTH_COMMANDS.search(step_script(step)):
                 problems.append(f"{name} re-synthesizes in step {step.get('displayName')!r}")
@@ -587,7 +642,8 @@ def terraform_steps(pipeline: dict[str, Any]) -> Iterator[tuple[dict[str, Any], 
 
 
 def targeted_environments(pipeline: dict[str, Any]) -> dict[str, set[str]]:
-    """Environment names per Terraform action, plus 'deployment' for Azure DevOps environments of deployment jobs."""
+    """Environment names per Terraform action, plus 'deployment' for the Azure DevOps environments of
+    deployment jobs."""
     found: dict[str, set[str]] = {}
     for _stage, job in walk_jobs(pipeline):
         if "deployment" in job:
@@ -601,7 +657,8 @@ def targeted_environments(pipeline: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def identity_problems(pipeline: dict[str, Any], where: str) -> list[str]:
-    """Terraform runs through the environment's own service connection with OIDC; no secret is set anywhere."""
+    """Terraform runs through the environment's own service connection with OIDC; no secret is set
+    anywhere."""
     problems = []
     for _job, step in terraform_steps(pipeline):
         env = step.get("env") or {}
@@ -611,15 +668,19 @@ def identity_problems(pipeline: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{where}: terraform step {step.get('displayName')!r} must run in AzureCLI@2")
             continue
         if inputs.get("azureSubscription") != f"azure-platform-{environment}":
-            problems.append(f"{where}: {environment} must use service connection azure-platform-{environment}, "
-                            f"got {inputs.get('azureSubscription')!r}")
+            problems.append(
+                f"{where}: {environment} must use service connection azure-platform-{environment}, "
+                f"got {inputs.get('azureSubscription')!r}"
+            )
         script = step_script(step)
         for needle in ("ARM_USE_OIDC=true", "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "ARM_USE_CLI=false"):
             if needle not in script:
                 problems.append(f"{where}: terraform step for {environment} lacks {needle}")
     for name, value in _all_env(pipeline):
         if re.search(r"SECRET|PASSWORD|ACCESS_KEY|SAS_TOKEN", name) and value not in (None, ""):
-            problems.append(f"{where}: environment variable {name} is set to a value; no secrets in pipelines")
+            problems.append(
+                f"{where}: environment variable {name} is set to a value; no secrets in pipelines"
+            )
     return problems
 
 
@@ -655,8 +716,10 @@ def as_yaml_text(value: Any) -> Any:
     ``fetchDepth: 1`` is "1", ``true`` matches the schema's boolean patterns as "true"), while task ``inputs``
     keep their YAML types (the schema types them: ``addToPath: true`` must be a boolean)."""
     if isinstance(value, dict):
-        return {as_yaml_text(k): (v if k == "inputs" and isinstance(v, dict) else as_yaml_text(v))
-                for k, v in value.items()}
+        return {
+            as_yaml_text(k): (v if k == "inputs" and isinstance(v, dict) else as_yaml_text(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [as_yaml_text(v) for v in value]
     if isinstance(value, bool):
@@ -719,7 +782,9 @@ def runtime_combinations(path: Path) -> list[dict[str, Any]]:
         elif param.has_default:
             choices.append([(param.name, param.default)])
         else:
-            raise ExpansionError(f"{rel(path)}: runtime parameter {param.name!r} has neither values nor a default")
+            raise ExpansionError(
+                f"{rel(path)}: runtime parameter {param.name!r} has neither values nor a default"
+            )
     return [dict(combo) for combo in itertools.product(*choices)] if choices else [{}]
 
 
@@ -733,7 +798,9 @@ def coverage_problems(targets: set[str], expected: set[str], where: str) -> list
     """The environments a pipeline can target must be exactly the app's pipeline targets."""
     problems = []
     for name in sorted(expected - targets):
-        problems.append(f"{where}: environment {name!r} is a stack of the app but no pipeline path targets it")
+        problems.append(
+            f"{where}: environment {name!r} is a stack of the app but no pipeline path targets it"
+        )
     for name in sorted(targets - expected):
         problems.append(f"{where}: targets {name!r}, which is not a pipeline target of the app")
     return problems
@@ -743,8 +810,16 @@ def coverage_problems(targets: set[str], expected: set[str], where: str) -> list
 SERVICE_CONSUMER = {
     "trigger": {"branches": {"include": ["main"]}},
     "pr": {"branches": {"include": ["main"]}},
-    "resources": {"repositories": [{"repository": "platform", "type": "git", "name": "Platform/azure-platform",
-                                    "ref": "refs/heads/main"}]},
+    "resources": {
+        "repositories": [
+            {
+                "repository": "platform",
+                "type": "git",
+                "name": "Platform/azure-platform",
+                "ref": "refs/heads/main",
+            }
+        ]
+    },
     "extends": {
         "template": "pipelines/templates/service-build.yml@platform",
         "parameters": {

@@ -54,8 +54,9 @@ def _expand(path: str, combo: dict) -> tuple[dict, Expander]:
 
 def _expand_service() -> tuple[dict, Expander]:
     expander = Expander(aliases={"self": REPO_ROOT, "platform": REPO_ROOT})
-    return expander.expand_root(copy.deepcopy(SERVICE_CONSUMER), REPO_ROOT / "service-repo/azure-pipelines.yml",
-                                {}), expander
+    return expander.expand_root(
+        copy.deepcopy(SERVICE_CONSUMER), REPO_ROOT / "service-repo/azure-pipelines.yml", {}
+    ), expander
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,9 @@ def app_targets() -> set[str]:
 
 def needs_schema() -> None:
     if not SCHEMA_PATH.is_file():
-        pytest.skip(f"the Azure Pipelines schema is absent: {SCHEMA_PATH} (shared/schemas beside the repository)")
+        pytest.skip(
+            f"the Azure Pipelines schema is absent: {SCHEMA_PATH} (shared/schemas beside the repository)"
+        )
 
 
 # --------------------------------------------------------------------------------------------- schema
@@ -84,8 +87,9 @@ def test_every_expanded_pipeline_validates_against_the_schema(case):
     pipeline, expander = _expand(*case)
     problems = schema_problems(pipeline, _case_id(case))
     for instance in expander.instances:
-        problems += schema_problems(instance.body, f"{rel(instance.path)} in {_case_id(case)}",
-                                    template_kind(instance.body))
+        problems += schema_problems(
+            instance.body, f"{rel(instance.path)} in {_case_id(case)}", template_kind(instance.body)
+        )
     assert problems == []
 
 
@@ -130,8 +134,11 @@ def test_required_template_parameters_say_so():
     missing = []
     for path in TEMPLATES_DIR.rglob("*.yml"):
         for param in declared_parameters(load_yaml(path), rel(path)):
-            if not param.has_default and "required" not in (
-                    _display_name(path, param.name) or "").lower() and param.type != "boolean":
+            if (
+                not param.has_default
+                and "required" not in (_display_name(path, param.name) or "").lower()
+                and param.type != "boolean"
+            ):
                 missing.append(f"{rel(path)}: {param.name}")
     assert missing == []
 
@@ -168,8 +175,12 @@ def test_synthesis_happens_once_per_run(expansions):
     for name, (pipeline, _) in expansions.items():
         if name.startswith("service-build"):
             continue
-        synths = [step for _, job in walk_jobs(pipeline) for step in job_steps(job)
-                  if "make synth" in step_script(step)]
+        synths = [
+            step
+            for _, job in walk_jobs(pipeline)
+            for step in job_steps(job)
+            if "make synth" in step_script(step)
+        ]
         assert len(synths) == 1, name
 
 
@@ -181,8 +192,13 @@ def test_pipeline_targets_are_the_stacks_but_bootstrap(app_targets):
 
 
 def test_release_can_deploy_exactly_the_pipeline_targets(app_targets):
-    params = {p.name: p for p in declared_parameters(load_yaml(REPO_ROOT / "pipelines/release.yml"), "release")}
-    assert coverage_problems(set(params["environment"].values), app_targets, "release.yml environment values") == []
+    params = {
+        p.name: p for p in declared_parameters(load_yaml(REPO_ROOT / "pipelines/release.yml"), "release")
+    }
+    assert (
+        coverage_problems(set(params["environment"].values), app_targets, "release.yml environment values")
+        == []
+    )
     assert not params["environment"].has_default, "the environment to deploy must be chosen, never defaulted"
 
 
@@ -196,7 +212,7 @@ def test_drift_checks_exactly_the_pipeline_targets(expansions, app_targets):
 
 def test_every_environment_the_pipelines_can_target_is_a_pipeline_target(expansions, app_targets):
     targets: set[str] = set()
-    for name, (pipeline, _) in expansions.items():
+    for pipeline, _ in expansions.values():
         for names in targeted_environments(pipeline).values():
             targets |= names
     assert coverage_problems(targets, app_targets, "all pipelines") == []
@@ -216,7 +232,9 @@ def test_release_is_manual_with_allowlisted_runtime_parameters():
     raw = load_yaml(REPO_ROOT / "pipelines/release.yml")
     assert raw["trigger"] == "none" and raw["pr"] == "none"
     for param in declared_parameters(raw, "release.yml"):
-        assert param.type == "boolean" or param.values, f"runtime parameter {param.name} needs a values: allowlist"
+        assert param.type == "boolean" or param.values, (
+            f"runtime parameter {param.name} needs a values: allowlist"
+        )
 
 
 def test_drift_runs_on_a_schedule_with_detailed_exitcode_and_never_applies(expansions):
@@ -254,7 +272,7 @@ def test_service_build_records_versions_only_from_main_and_never_for_pull_reques
     assert "make test" in scripts  # the service's own test steps were spliced in
 
 
-# --------------------------------------------------------------------------------------------- the checkers fail
+# ------------------------------------------------------------------------------------------ the checkers fail
 def test_schema_check_reports_an_alias_input_and_a_raw_if_key():
     needs_schema()
     bad = {"steps": [{"task": "DownloadPipelineArtifact@2", "inputs": {"artifact": "x", "path": "y"}}]}
@@ -266,17 +284,21 @@ def test_schema_check_reports_an_alias_input_and_a_raw_if_key():
 
 def test_reference_check_reports_missing_file_missing_and_unknown_parameters_and_bad_values(tmp_path):
     template = tmp_path / "t.yml"
-    template.write_text("parameters:\n  - name: environment\n    type: string\n"
-                        "  - name: action\n    type: string\n    default: plan\n    values: [plan, apply]\n"
-                        "steps:\n  - script: echo\n")
+    template.write_text(
+        "parameters:\n  - name: environment\n    type: string\n"
+        "  - name: action\n    type: string\n    default: plan\n    values: [plan, apply]\n"
+        "steps:\n  - script: echo\n"
+    )
     caller = tmp_path / "caller.yml"
-    document = {"steps": [
-        {"template": "missing.yml"},
-        {"template": "t.yml", "parameters": {"action": "plan"}},
-        {"template": "t.yml", "parameters": {"environment": "dev", "colour": "red"}},
-        {"template": "t.yml", "parameters": {"environment": "dev", "action": "destroy"}},
-        {"template": "t.yml", "parameters": {"environment": "dev"}},
-    ]}
+    document = {
+        "steps": [
+            {"template": "missing.yml"},
+            {"template": "t.yml", "parameters": {"action": "plan"}},
+            {"template": "t.yml", "parameters": {"environment": "dev", "colour": "red"}},
+            {"template": "t.yml", "parameters": {"environment": "dev", "action": "destroy"}},
+            {"template": "t.yml", "parameters": {"environment": "dev"}},
+        ]
+    }
     problems = reference_problems(document, caller)
     assert any("no such file" in p for p in problems)
     assert any("required parameter 'environment' is not passed" in p for p in problems)
@@ -286,20 +308,28 @@ def test_reference_check_reports_missing_file_missing_and_unknown_parameters_and
 
 
 def test_expander_refuses_bad_parameters_and_unknown_functions(tmp_path):
-    (tmp_path / "t.yml").write_text("parameters:\n  - name: enabled\n    type: boolean\nsteps:\n  - script: echo\n")
+    (tmp_path / "t.yml").write_text(
+        "parameters:\n  - name: enabled\n    type: boolean\nsteps:\n  - script: echo\n"
+    )
     with pytest.raises(ExpansionError, match="must be a boolean"):
-        Expander().expand_root({"steps": [{"template": "t.yml", "parameters": {"enabled": "maybe"}}]},
-                               tmp_path / "p.yml", {})
+        Expander().expand_root(
+            {"steps": [{"template": "t.yml", "parameters": {"enabled": "maybe"}}]}, tmp_path / "p.yml", {}
+        )
     with pytest.raises(ExpansionError, match="not supported"):
         evaluate("frobnicate(1)", {})
 
 
 def test_expander_models_if_else_each_and_splices():
-    document = {"steps": [
-        {"${{ if eq(parameters.env, 'ONPREM') }}": [{"script": "kube"}], "${{ else }}": [{"script": "aks"}]},
-        {"${{ each name in parameters.names }}": [{"script": "echo ${{ replace(name, '-', '_') }}"}]},
-        "${{ parameters.extra }}",
-    ]}
+    document = {
+        "steps": [
+            {
+                "${{ if eq(parameters.env, 'ONPREM') }}": [{"script": "kube"}],
+                "${{ else }}": [{"script": "aks"}],
+            },
+            {"${{ each name in parameters.names }}": [{"script": "echo ${{ replace(name, '-', '_') }}"}]},
+            "${{ parameters.extra }}",
+        ]
+    }
     expander = Expander()
     expander_context = {"parameters": {"env": "onprem", "names": ["a-b", "c"], "extra": [{"script": "x"}]}}
     steps = expander.node(document, expander_context, REPO_ROOT / "x.yml")["steps"]
@@ -307,10 +337,22 @@ def test_expander_models_if_else_each_and_splices():
 
 
 def test_apply_check_reports_a_plain_job_without_environment_that_synthesizes():
-    pipeline = {"stages": [{"stage": "apply", "jobs": [{"job": "apply", "steps": [
-        {"script": "make synth"},
-        {"script": "cd cdktf.out/stacks/dev && terraform apply -auto-approve"},
-    ]}]}]}
+    pipeline = {
+        "stages": [
+            {
+                "stage": "apply",
+                "jobs": [
+                    {
+                        "job": "apply",
+                        "steps": [
+                            {"script": "make synth"},
+                            {"script": "cd cdktf.out/stacks/dev && terraform apply -auto-approve"},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     problems = apply_problems(pipeline, "bad")
     assert any("not a deployment job" in p for p in problems)
     assert any("without an Azure DevOps environment" in p for p in problems)
@@ -321,15 +363,20 @@ def test_apply_check_reports_a_plain_job_without_environment_that_synthesizes():
 
 def test_coverage_check_reports_an_environment_without_pipeline_coverage():
     problems = coverage_problems({"dev", "staging"}, {"dev", "staging", "production-sea"}, "pipelines")
-    assert problems == ["pipelines: environment 'production-sea' is a stack of the app but no pipeline path "
-                        "targets it"]
+    assert problems == [
+        "pipelines: environment 'production-sea' is a stack of the app but no pipeline path targets it"
+    ]
     assert coverage_problems({"dev", "bootstrap"}, {"dev"}, "p") == [
-        "p: targets 'bootstrap', which is not a pipeline target of the app"]
+        "p: targets 'bootstrap', which is not a pipeline target of the app"
+    ]
 
 
 def test_identity_check_reports_a_wrong_connection_and_a_secret():
-    step = {"task": "AzureCLI@2", "inputs": {"azureSubscription": "shared", "inlineScript": "terraform plan"},
-            "env": {"TF_ENVIRONMENT": "dev", "TF_ACTION": "plan", "ARM_CLIENT_SECRET": "$(secret)"}}
+    step = {
+        "task": "AzureCLI@2",
+        "inputs": {"azureSubscription": "shared", "inlineScript": "terraform plan"},
+        "env": {"TF_ENVIRONMENT": "dev", "TF_ACTION": "plan", "ARM_CLIENT_SECRET": "$(secret)"},
+    }
     problems = identity_problems({"jobs": [{"job": "j", "steps": [step]}]}, "bad")
     assert any("azure-platform-dev" in p for p in problems)
     assert any("ARM_USE_OIDC=true" in p for p in problems)
