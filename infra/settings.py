@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from building_blocks.naming import REGION_CODES
+from building_blocks.secret_catalog import SECRET_NAMES
 from infra.errors import ConfigError
 
 EnvironmentKind = Literal["dev", "staging", "production", "enterprise", "external"]
@@ -201,6 +202,9 @@ class EnvironmentSettings:
                 raise _fail(where, "extra_tags", {key: value}, "string keys (letter first, ≤ 128) and string "
                             "values (≤ 256)")
         for secret, number in self.secret_rotation.items():
+            if secret not in SECRET_NAMES:
+                raise _fail(where, "secret_rotation", secret,
+                            "names of generated secrets: " + ", ".join(SECRET_NAMES))
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
 
