@@ -24,6 +24,7 @@ class Synthesized:
 
     app: Any
     stacks: dict[str, dict[str, Any]]
+    outdir: Path
 
     def resources(self, stack: str, resource_type: str) -> dict[str, dict[str, Any]]:
         """The resources of one type in one stack, by logical id ({} when there are none)."""
@@ -51,7 +52,7 @@ def synthesized(registry: Registry, tmp_path_factory: pytest.TempPathFactory) ->
         name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
         for name in registry.stack_names
     }
-    return Synthesized(app=app, stacks=stacks)
+    return Synthesized(app=app, stacks=stacks, outdir=outdir)
 
 
 def stack_names() -> list[str]:
