@@ -77,11 +77,9 @@ def parse_text(text: str, source: str) -> Any:
         return yaml().load(text)
     except DuplicateKeyError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else "?"
-        first = error.context_mark.line + 1 if error.context_mark else "?"
         key = re.search(r'duplicate key "([^"]*)"', error.problem or "")
         name = key.group(1) if key else "?"
-        raise ConfigError(f"{source}:{line}: duplicate key {name!r} (first defined on line {first}); allowed: "
-                          "each key once") from None
+        raise ConfigError(f"{source}:{line}: duplicate key {name!r}; allowed: each key once per mapping") from None
     except MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else "?"
         problem = _one_line(error.problem or error.context or "syntax error")

@@ -8,7 +8,7 @@ and what is allowed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -110,21 +110,25 @@ class CatalogComponent:
     """Latest known image tag; None: the chart's appVersion. Always set for service and integration kinds."""
     description: str = ""
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: str, at: Callable[[str], str] | None = None) -> None:
+        """Check every field; ``where`` names the entry, ``at(field)`` (optional) the field's own position."""
+        def w(name: str) -> str:
+            return at(name) if at else f"{where}.{name}"
+
         check_component_name(self.name, where)
         if self.kind not in COMPONENT_KINDS:
-            raise fail(f"{where}.kind", self.kind, ", ".join(COMPONENT_KINDS))
+            raise fail(w("kind"), self.kind, ", ".join(COMPONENT_KINDS))
         if not isinstance(self.chart, str) or not _CHART.match(self.chart):
-            raise fail(f"{where}.chart", self.chart, "a chart name: lowercase letters, digits, '.', '_', '-'")
+            raise fail(w("chart"), self.chart, "a chart name: lowercase letters, digits, '.', '_', '-'")
         if not isinstance(self.repository, str) or not _REPOSITORY.match(self.repository):
-            raise fail(f"{where}.repository", self.repository,
+            raise fail(w("repository"), self.repository,
                        "https://<helm repository> or oci://<registry>/<path>, where the host may be {registry} "
                        "(the environment's container registry)")
         if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
-            raise fail(f"{where}.namespace", self.namespace, "a Kubernetes namespace (lowercase DNS label)")
-        check_version(self.version, f"{where}.version")
+            raise fail(w("namespace"), self.namespace, "a Kubernetes namespace (lowercase DNS label)")
+        check_version(self.version, w("version"))
         if self.image_tag is not None:
-            check_image_tag(self.image_tag, f"{where}.image_tag")
+            check_image_tag(self.image_tag, w("image_tag"))
         elif self.kind in OWN_KINDS:
             raise fail(f"{where}.image_tag", None, f"an image tag: {self.kind} components are built by the "
                        "company and always name the image they run")

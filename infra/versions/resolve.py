@@ -139,12 +139,14 @@ def parse_catalog(document: Any, source: str) -> Catalog:
             namespace=body["namespace"], version=body["version"], image_tag=body.get("image_tag"),
             description=str(body.get("description") or ""),
         )
-        component.validate(where)
+        component.validate(where, lambda key, body=body, name=name: (
+            f"{_at(source, body, key)}: components.{name}.{key}"))
         result[name] = component
     return Catalog(source=source, components=result)
 
 
-def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows: str | None) -> Entry | None:
+def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows: str | None,
+                 source: str) -> Entry | None:
     if value is None:
         if follows is None:
             raise fail(where, None, ENTRY_ALLOWED + " (an empty entry means 'follow', which needs `follows:`)")
@@ -155,10 +157,11 @@ def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows
                 raise fail(f"{where}: key", key, ", ".join(ENTRY_KEYS))
         if "version" not in value:
             raise ConfigError(f"{where}: missing 'version'; allowed: {ENTRY_ALLOWED}")
-        version = check_version(value["version"], f"{where}.version")
+        name = component.name
+        version = check_version(value["version"], f"{_at(source, value, 'version')}: components.{name}.version")
         image_tag = value.get("image_tag")
         if image_tag is not None:
-            check_image_tag(image_tag, f"{where}.image_tag")
+            check_image_tag(image_tag, f"{_at(source, value, 'image_tag')}: components.{name}.image_tag")
     elif isinstance(value, str | int | float):
         version, image_tag = check_version(value, where), None
     else:
@@ -205,7 +208,7 @@ def parse_release(environment: str, document: Any, source: str, catalog: Catalog
         where = f"{_at(source, components, name)}: components.{name}"
         check_component_name(name, f"{where}: component name")
         component = catalog.component(name, where=where)
-        entries[name] = _parse_entry(value, where, component, follows=follows)
+        entries[name] = _parse_entry(value, where, component, follows=follows, source=source)
         where_of[name] = where
     exclude = _parse_names(top, "exclude", source)
     locked = _parse_names(top, "locked", source)
