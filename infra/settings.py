@@ -33,6 +33,10 @@ _SHORT_NAME = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 _VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
 _TAG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 NAME_MAX_LENGTH = 20
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_POSTGRES_SKU = re.compile(r"^(B|GP|MO)_Standard_[A-Za-z0-9_]+$")
+WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+POSTGRES_VERSIONS: tuple[str, ...] = ("14", "15", "16", "17")
 
 # The file being loaded by infra.registry, so that settings built there name their file in error messages.
 LOADING_FILE: ContextVar[str] = ContextVar("LOADING_FILE", default="<unknown>")
@@ -123,6 +127,48 @@ class EnvironmentSettings:
     kinds must set this or ``private_cluster``."""
     private_cluster: bool = False
     """API server on a private endpoint only (needs self-hosted agents in the network)."""
+    pipeline_ip_ranges: tuple[str, ...] | None = None
+    """Public IPv4 egress (addresses or CIDRs) of the pipeline agents and operators, let through the Key Vault
+    and container registry firewalls. Default: the IPv4 entries of ``api_server_authorized_ip_ranges``. Empty:
+    only the cluster's node subnet and trusted Azure services get in (pipelines then need self-hosted agents
+    inside the network)."""
+    pod_cidr: str = "192.168.0.0/16"
+    """AKS overlay pod range (not routable in the VNet, may repeat across clusters; must not overlap
+    ``address_space`` or ``service_cidr``)."""
+    service_cidr: str = "172.16.0.0/16"
+    """AKS service range; the cluster DNS service gets its 10th address. Must not overlap ``address_space``."""
+    cluster_admin_group_object_ids: tuple[str, ...] = ()
+    """Entra ID groups (object ids) that get cluster-admin through the AKS Entra integration. Default: none
+    (access is granted with Azure RBAC role assignments on the cluster)."""
+    aks_upgrade_channel: Literal["patch", "stable", "rapid"] = "patch"
+    """AKS automatic upgrade channel: ``patch`` keeps the minor version and applies its patches; minor
+    upgrades stay a deliberate change."""
+    maintenance_day: str | None = None
+    """Weekday of the weekly maintenance window (AKS upgrades, node images, PostgreSQL). Default: Sunday for
+    production-like kinds, Tuesday otherwise (so non-production meets a new version first)."""
+    maintenance_start_hour: int = 2
+    """UTC hour (0-23) the four-hour maintenance window starts."""
+    log_retention_days: int | None = None
+    """Log Analytics retention (30-730 days). Default: 90 for production-like kinds, 30 otherwise."""
+    container_registry_sku: Literal["Basic", "Standard", "Premium"] | None = None
+    """ACR tier. Default: Premium (firewall, private endpoint, zone redundancy) for production-like kinds,
+    Standard otherwise."""
+    postgres_sku: str | None = None
+    """PostgreSQL flexible server SKU. Default: GP_Standard_D2ds_v5 for production-like kinds (zone-redundant
+    HA needs General Purpose or Memory Optimized), B_Standard_B2s otherwise."""
+    postgres_version: str = "16"
+    """PostgreSQL major version."""
+    postgres_storage_mb: int = 32768
+    """Initial storage in MB (32768-33553408); storage grows automatically."""
+    postgres_backup_retention_days: int | None = None
+    """Backup retention (7-35 days). Default: 35 for production-like kinds, 7 otherwise."""
+    postgres_high_availability: bool | None = None
+    """Zone-redundant high availability (standby in another zone). Default: on for production-like kinds."""
+    postgres_geo_redundant_backup: bool | None = None
+    """Geo-redundant backups (restorable in the paired region). Default: on for production-like kinds."""
+    dns_parent_subscription: str = "management"
+    """Alias (config/platform.toml [subscriptions]) of the subscription holding the parent DNS zone, where the
+    NS delegation of ``<dns_label>.<company domain>`` is written."""
     purge_protection: bool | None = None
     """Key Vault purge protection. Default: on for every kind but dev (dev is torn down and rebuilt freely;
     a purge-protected vault would block re-creating it under the same name for the retention period)."""
@@ -189,6 +235,7 @@ class EnvironmentSettings:
         if production_like and not protect:
             raise _fail(where, "purge_protection", protect, f"True for kind {self.kind}")
         object.__setattr__(self, "purge_protection", protect)
+        self._derive_azure_services(where, production_like)
         if self.release_from is not None and self.kind != "enterprise":
             raise _fail(where, "release_from", self.release_from, "None unless kind is enterprise")
         if self.kind == "external":
@@ -223,6 +270,91 @@ class EnvironmentSettings:
         if not 16 <= network.prefixlen <= 22 or not network.is_private:
             raise _fail(where, "address_space", self.address_space, "a private IPv4 range from /16 to /22")
 
+    def _derive_azure_services(self, where: str, production_like: bool) -> None:
+        """Defaults and rules of the Azure building blocks (network ranges, maintenance, registry, PostgreSQL,
+        Key Vault firewall)."""
+        ranges = self.pipeline_ip_ranges if self.pipeline_ip_ranges is not None else tuple(
+            r for r in self.api_server_authorized_ip_ranges if ipaddress.ip_network(r, strict=False).version == 4)
+        if not isinstance(ranges, tuple):
+            raise _fail(where, "pipeline_ip_ranges", ranges, "a tuple of IPv4 addresses or CIDRs")
+        for cidr in ranges:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError:
+                raise _fail(where, "pipeline_ip_ranges", cidr, "IPv4 addresses or CIDRs with no host bits "
+                            "set") from None
+        object.__setattr__(self, "pipeline_ip_ranges", ranges)
+        cluster_ranges: dict[str, ipaddress.IPv4Network] = {}
+        for name in ("pod_cidr", "service_cidr"):
+            try:
+                cluster_ranges[name] = ipaddress.IPv4Network(getattr(self, name))
+            except ValueError:
+                raise _fail(where, name, getattr(self, name), "a private IPv4 CIDR with no host bits set") from None
+            if not cluster_ranges[name].is_private or cluster_ranges[name].prefixlen > 24:
+                raise _fail(where, name, getattr(self, name), "a private IPv4 range of /24 or larger")
+        if cluster_ranges["pod_cidr"].overlaps(cluster_ranges["service_cidr"]):
+            raise _fail(where, "service_cidr", self.service_cidr, f"a range that does not overlap pod_cidr "
+                        f"{self.pod_cidr!r}")
+        if self.address_space is not None:
+            vnet = ipaddress.IPv4Network(self.address_space)
+            for name, network in cluster_ranges.items():
+                if network.overlaps(vnet):
+                    raise _fail(where, name, getattr(self, name), f"a range that does not overlap address_space "
+                                f"{self.address_space!r}")
+        for object_id in self.cluster_admin_group_object_ids:
+            if not _GUID.match(str(object_id)):
+                raise _fail(where, "cluster_admin_group_object_ids", object_id, "Entra ID object ids (GUIDs)")
+        if self.aks_upgrade_channel not in ("patch", "stable", "rapid"):
+            raise _fail(where, "aks_upgrade_channel", self.aks_upgrade_channel, "patch, stable, rapid")
+        day = self.maintenance_day if self.maintenance_day is not None else (
+            "Sunday" if production_like else "Tuesday")
+        if day not in WEEKDAYS:
+            raise _fail(where, "maintenance_day", day, ", ".join(WEEKDAYS))
+        object.__setattr__(self, "maintenance_day", day)
+        if not 0 <= self.maintenance_start_hour <= 23:
+            raise _fail(where, "maintenance_start_hour", self.maintenance_start_hour, "an hour from 0 to 23 (UTC)")
+        retention = self.log_retention_days if self.log_retention_days is not None else (
+            90 if production_like else 30)
+        if isinstance(retention, bool) or not isinstance(retention, int) or not 30 <= retention <= 730:
+            raise _fail(where, "log_retention_days", retention, "an integer from 30 to 730")
+        object.__setattr__(self, "log_retention_days", retention)
+        registry_sku = self.container_registry_sku if self.container_registry_sku is not None else (
+            "Premium" if production_like else "Standard")
+        if registry_sku not in ("Basic", "Standard", "Premium"):
+            raise _fail(where, "container_registry_sku", registry_sku, "Basic, Standard, Premium")
+        object.__setattr__(self, "container_registry_sku", registry_sku)
+        self._derive_postgres(where, production_like)
+
+    def _derive_postgres(self, where: str, production_like: bool) -> None:
+        sku = self.postgres_sku if self.postgres_sku is not None else (
+            "GP_Standard_D2ds_v5" if production_like else "B_Standard_B2s")
+        if not isinstance(sku, str) or not _POSTGRES_SKU.match(sku):
+            raise _fail(where, "postgres_sku", sku, "a flexible server SKU such as 'B_Standard_B2s', "
+                        "'GP_Standard_D2ds_v5' or 'MO_Standard_E4ds_v5'")
+        object.__setattr__(self, "postgres_sku", sku)
+        if self.postgres_version not in POSTGRES_VERSIONS:
+            raise _fail(where, "postgres_version", self.postgres_version, ", ".join(POSTGRES_VERSIONS))
+        if not 32768 <= self.postgres_storage_mb <= 33553408:
+            raise _fail(where, "postgres_storage_mb", self.postgres_storage_mb, "32768 to 33553408")
+        retention = self.postgres_backup_retention_days if self.postgres_backup_retention_days is not None else (
+            35 if production_like else 7)
+        if isinstance(retention, bool) or not isinstance(retention, int) or not 7 <= retention <= 35:
+            raise _fail(where, "postgres_backup_retention_days", retention, "an integer from 7 to 35")
+        object.__setattr__(self, "postgres_backup_retention_days", retention)
+        for name in ("postgres_high_availability", "postgres_geo_redundant_backup"):
+            value = getattr(self, name)
+            value = production_like if value is None else value
+            if not isinstance(value, bool):
+                raise _fail(where, name, value, "True or False")
+            object.__setattr__(self, name, value)
+        if self.postgres_high_availability:
+            if sku.startswith("B_"):
+                raise _fail(where, "postgres_sku", sku, "a General Purpose (GP_) or Memory Optimized (MO_) SKU "
+                            "when postgres_high_availability is on (Burstable has no HA)")
+            if len(self.availability_zones or ()) < 2:
+                raise _fail(where, "postgres_high_availability", True, "False unless availability_zones names at "
+                            "least two zones (the standby goes to another zone)")
+
     @property
     def production_like(self) -> bool:
         """True for kinds that serve customers (production, enterprise)."""
@@ -230,7 +362,8 @@ class EnvironmentSettings:
 
     @property
     def has_azure_cluster(self) -> bool:
-        """False for external environments, which deploy onto an existing cluster and create no Azure resources."""
+        """False for external environments, which deploy onto an existing cluster: they get no cluster, network,
+        DNS zone or database, only a resource group and the Key Vault that backs up their generated secrets."""
         return self.kind != "external"
 
 
