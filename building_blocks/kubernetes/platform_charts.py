@@ -1,0 +1,261 @@
+"""Third-party platform charts every cluster runs: ingress controller, cert-manager, external-dns.
+
+Each block creates its own namespace and one :class:`HelmChart`; chart, repository and version come in as a
+:class:`ChartVersion` from the stack (the environment's release), values are built here as typed Python data.
+Nothing here knows about AKS: cloud specifics (load balancer annotations, the DNS provider's identity) are
+props the stack fills in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from cdktf_cdktf_provider_kubernetes.secret_v1 import SecretV1, SecretV1Metadata
+from constructs import Construct
+
+from building_blocks.kubernetes.connection import is_reference
+from building_blocks.kubernetes.helm_chart import ChartVersion, HelmChart
+from building_blocks.kubernetes.namespace import Namespace, PodSecurityLevel
+
+_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+WORKLOAD_IDENTITY_USE = {"azure.workload.identity/use": "true"}
+
+
+def _check_chart(owner: str, chart: object) -> ChartVersion:
+    if not isinstance(chart, ChartVersion):
+        raise ValueError(f"{owner} chart = {chart!r}; allowed: a ChartVersion from the environment's release")
+    return chart
+
+
+def _check_replicas(owner: str, replicas: object) -> int:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 10:
+        raise ValueError(f"{owner} replicas = {replicas!r}; allowed: an integer from 1 to 10")
+    return replicas
+
+
+def _zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread replicas over availability zones where there are zones; schedule anyway where there are none."""
+    return [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": dict(selector)}}]
+
+
+class IngressNginx(Construct):
+    """The ingress-nginx controller, the cluster's default IngressClass ``nginx``.
+
+    Hardening: snippet annotations off (the IngressNightmare class of bugs), server tokens hidden, TLS 1.2+,
+    client IPs preserved (``externalTrafficPolicy: Local``), admission webhook on, metrics on; with more than one
+    replica a PodDisruptionBudget (``minAvailable: 1``) and zone spreading.
+
+    Note: the Kubernetes project retires ingress-nginx (best-effort maintenance ended March 2026); this block
+    is the one place to swap for another controller.
+
+    Exposes ``namespace``, ``chart`` (the :class:`HelmChart`) and ``ingress_class``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "ingress-nginx",
+                 replicas: int = 2, service_annotations: Mapping[str, str] | None = None,
+                 external_traffic_policy: Literal["Local", "Cluster"] = "Local",
+                 ingress_class: str = "nginx") -> None:
+        """``chart``: required (ingress-nginx from https://kubernetes.github.io/ingress-nginx).
+        ``namespace`` (default ``ingress-nginx``). ``replicas`` (default 2, 1-10). ``service_annotations``
+        (default none): on the LoadBalancer service, e.g. the Azure health-probe path on AKS.
+        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default ``nginx``)."""
+        super().__init__(scope, id_)
+        owner = "IngressNginx"
+        chart = _check_chart(owner, chart)
+        replicas = _check_replicas(owner, replicas)
+        if external_traffic_policy not in ("Local", "Cluster"):
+            raise ValueError(f"{owner} external_traffic_policy = {external_traffic_policy!r}; allowed: Local, "
+                             "Cluster")
+        annotations = dict(service_annotations or {})
+        for key, value in annotations.items():
+            if not isinstance(key, str) or not key or not isinstance(value, str):
+                raise ValueError(f"{owner} service_annotations {key!r} = {value!r}; allowed: string keys and values")
+        self.ingress_class = ingress_class
+        release_name = "ingress-nginx"
+        controller: dict[str, Any] = {
+            "replicaCount": replicas,
+            "ingressClassResource": {"name": ingress_class, "enabled": True, "default": True},
+            "watchIngressWithoutClass": False,
+            "allowSnippetAnnotations": False,
+            "config": {
+                "allow-snippet-annotations": "false",
+                "server-tokens": "false",
+                "ssl-protocols": "TLSv1.2 TLSv1.3",
+                "use-forwarded-headers": "false",
+            },
+            "admissionWebhooks": {"enabled": True},
+            "metrics": {"enabled": True},
+            "service": {"externalTrafficPolicy": external_traffic_policy, "annotations": annotations},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        }
+        if replicas > 1:
+            controller["minAvailable"] = 1  # the chart's PodDisruptionBudget
+            controller["topologySpreadConstraints"] = _zone_spread({
+                "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": release_name,
+                "app.kubernetes.io/component": "controller"})
+        self.namespace = Namespace(self, "namespace", name=namespace)
+        self.chart = HelmChart(
+            self, "Resource", release_name=release_name, chart=chart.chart, repository=chart.repository,
+            version=chart.version, namespace=self.namespace,
+            values={"controller": controller, "defaultBackend": {"enabled": False}},
+        )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split("-")[0].split("+")[0].split("."))
+
+
+class CertManager(Construct):
+    """cert-manager with its CRDs managed by the chart (``crds.enabled``, kept on uninstall so certificates are
+    not wiped with it; ``installCRDs`` for charts before v1.15).
+
+    Leader election stays in its own namespace (no Role in ``kube-system``); Prometheus metrics on; with more than
+    one replica, PodDisruptionBudgets for controller and webhook. ``workload_identity_client_id`` (optional)
+    labels the service account for Azure workload identity (DNS-01 challenges against Azure DNS).
+
+    Exposes ``namespace`` and ``chart``. Issuers are cluster objects made from cert-manager's CRDs and belong in a
+    chart of their own (``kubernetes_manifest`` needs the CRDs at plan time).
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "cert-manager",
+                 replicas: int = 2, workload_identity_client_id: str | None = None) -> None:
+        """``chart``: required (cert-manager from https://charts.jetstack.io). ``namespace`` (default
+        ``cert-manager``). ``replicas`` (default 2, 1-10) for controller, webhook and cainjector.
+        ``workload_identity_client_id`` (default none: no cloud identity): a client id or reference to one."""
+        super().__init__(scope, id_)
+        owner = "CertManager"
+        chart = _check_chart(owner, chart)
+        replicas = _check_replicas(owner, replicas)
+        _check_client_id(owner, workload_identity_client_id)
+        self.namespace = Namespace(self, "namespace", name=namespace)
+        pdb = {"enabled": replicas > 1, "minAvailable": 1}
+        values: dict[str, Any] = {
+            "replicaCount": replicas,
+            "podDisruptionBudget": pdb,
+            "webhook": {"replicaCount": replicas, "podDisruptionBudget": pdb},
+            "cainjector": {"replicaCount": replicas, "podDisruptionBudget": pdb},
+            "global": {"leaderElection": {"namespace": namespace}},
+            "prometheus": {"enabled": True},
+        }
+        if _version_tuple(chart.version) >= (1, 15, 0):
+            values["crds"] = {"enabled": True, "keep": True}
+        else:
+            values["installCRDs"] = True
+        if workload_identity_client_id is not None:
+            values["serviceAccount"] = {"labels": dict(WORKLOAD_IDENTITY_USE),
+                                        "annotations": {"azure.workload.identity/client-id":
+                                                        workload_identity_client_id}}
+            values["podLabels"] = dict(WORKLOAD_IDENTITY_USE)
+        self.chart = HelmChart(
+            self, "Resource", release_name="cert-manager", chart=chart.chart, repository=chart.repository,
+            version=chart.version, namespace=self.namespace, values=values,
+        )
+
+
+def _check_client_id(owner: str, client_id: object) -> None:
+    if client_id is None:
+        return
+    if not isinstance(client_id, str) or not (is_reference(client_id) or _GUID.match(client_id)):
+        raise ValueError(f"{owner} workload_identity_client_id = {client_id!r}; allowed: a lowercase GUID or a "
+                         "reference to a managed identity's client id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AzureDnsProvider:
+    """external-dns against Azure DNS with workload identity (no client secret anywhere).
+
+    All four fields are required; each may be a literal or a Terraform reference. The managed identity needs
+    ``DNS Zone Contributor`` on the zone and a federated credential for
+    :func:`ExternalDns.service_account_subject`."""
+
+    tenant_id: str
+    subscription_id: str
+    resource_group: str
+    """The resource group of the DNS zone."""
+    client_id: str
+    """The managed identity's client id."""
+
+    def azure_json(self) -> dict[str, Any]:
+        """The ``azure.json`` external-dns reads: ids only, no credential."""
+        return {"tenantId": self.tenant_id, "subscriptionId": self.subscription_id,
+                "resourceGroup": self.resource_group, "useWorkloadIdentityExtension": True}
+
+
+ExternalDnsPolicy = Literal["sync", "upsert-only"]
+EXTERNAL_DNS_POLICIES: tuple[str, ...] = get_args(ExternalDnsPolicy)
+EXTERNAL_DNS_SERVICE_ACCOUNT = "external-dns"
+
+
+class ExternalDns(Construct):
+    """external-dns publishing Ingress and Service hosts into the environment's own DNS zone.
+
+    TXT ownership records (``txt_owner_id``) mark what it created, so with the default policy ``sync`` it
+    deletes only its own stale records, never the zone's NS or records made by Terraform. Limited to
+    ``domain_filters``. The Azure provider reads ``/etc/kubernetes/azure.json`` from a secret this block creates
+    (ids only) and authenticates with workload identity.
+
+    Exposes ``namespace``, ``chart`` and ``config_secret``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, domain_filters: Sequence[str],
+                 txt_owner_id: str, azure: AzureDnsProvider, namespace: str = "external-dns",
+                 policy: ExternalDnsPolicy = "sync", pod_security: PodSecurityLevel = "restricted") -> None:
+        """Required: ``chart`` (external-dns from https://kubernetes-sigs.github.io/external-dns/),
+        ``domain_filters`` (the zones it may touch, at least one), ``txt_owner_id`` (usually the environment
+        name), ``azure`` (the DNS provider). ``namespace`` (default ``external-dns``). ``policy`` (default
+        ``sync``: the zone is dedicated to the environment; ``upsert-only`` never deletes). ``pod_security``
+        (default ``restricted``: the chart runs non-root, read-only, without capabilities)."""
+        super().__init__(scope, id_)
+        owner = "ExternalDns"
+        chart = _check_chart(owner, chart)
+        filters = [domain_filters] if isinstance(domain_filters, str) else list(domain_filters)
+        if not filters or not all(isinstance(d, str) and (is_reference(d) or _FQDN.match(d)) for d in filters):
+            raise ValueError(f"{owner} domain_filters = {domain_filters!r}; allowed: one or more lowercase DNS "
+                             "zone names")
+        if not isinstance(txt_owner_id, str) or not re.match(r"^[a-z0-9][-a-z0-9]{0,62}$", txt_owner_id):
+            raise ValueError(f"{owner} txt_owner_id = {txt_owner_id!r}; allowed: 1-63 lowercase letters, digits "
+                             "and '-'")
+        if policy not in EXTERNAL_DNS_POLICIES:
+            raise ValueError(f"{owner} policy = {policy!r}; allowed: {', '.join(EXTERNAL_DNS_POLICIES)}")
+        if not isinstance(azure, AzureDnsProvider):
+            raise ValueError(f"{owner} azure = {azure!r}; allowed: an AzureDnsProvider")
+        _check_client_id(owner, azure.client_id)
+        self.namespace = Namespace(self, "namespace", name=namespace, pod_security=pod_security)
+        secret_name = "external-dns-azure"
+        self.config_secret = SecretV1(
+            self, "azure_config",
+            metadata=SecretV1Metadata(name=secret_name, namespace=self.namespace.name,
+                                      labels={"app.kubernetes.io/managed-by": "terraform"}),
+            type="Opaque",
+            data={"azure.json": json.dumps(azure.azure_json(), sort_keys=True)},
+        )
+        values = {
+            "provider": {"name": "azure"},
+            "sources": ["service", "ingress"],
+            "domainFilters": filters,
+            "policy": policy,
+            "registry": "txt",
+            "txtOwnerId": txt_owner_id,
+            "interval": "1m",
+            "serviceAccount": {"create": True, "name": EXTERNAL_DNS_SERVICE_ACCOUNT,
+                               "labels": dict(WORKLOAD_IDENTITY_USE),
+                               "annotations": {"azure.workload.identity/client-id": azure.client_id}},
+            "podLabels": dict(WORKLOAD_IDENTITY_USE),
+            "extraVolumes": [{"name": "azure-config-file", "secret": {"secretName": secret_name}}],
+            "extraVolumeMounts": [{"name": "azure-config-file", "mountPath": "/etc/kubernetes", "readOnly": True}],
+        }
+        self.chart = HelmChart(
+            self, "Resource", release_name="external-dns", chart=chart.chart, repository=chart.repository,
+            version=chart.version, namespace=self.namespace, values=values, depends_on=[self.config_secret],
+        )
+
+    @staticmethod
+    def service_account_subject(namespace: str = "external-dns") -> str:
+        """The federated credential subject for external-dns's service account in ``namespace``."""
+        return f"system:serviceaccount:{namespace}:{EXTERNAL_DNS_SERVICE_ACCOUNT}"
