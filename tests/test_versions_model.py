@@ -298,3 +298,14 @@ def test_failed_write_leaves_the_file_and_no_temporary(versions: Path, monkeypat
         write_atomic(path, "components: {}\n")
     assert path.read_bytes() == before
     assert sorted(p.name for p in versions.iterdir()) == ["catalog.yaml", "releases"]
+
+
+def test_exclude_names_a_catalog_component(versions: Path) -> None:
+    edit(versions / "releases/onprem.yaml", "  - external-dns", "  - external-dsn")
+    assert load_error(versions, "onprem").startswith(
+        "versions/releases/onprem.yaml:5: exclude: unknown component 'external-dsn'")
+
+
+def test_exclude_needs_follows_of_an_environment(versions: Path) -> None:
+    edit(versions / "releases/dev.yaml", "follows: catalog\n", "follows: catalog\nexclude: [api]\n")
+    assert "exclude is allowed only with `follows: <environment>`" in load_error(versions, "dev")

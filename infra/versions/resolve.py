@@ -211,6 +211,8 @@ def parse_release(environment: str, document: Any, source: str, catalog: Catalog
         entries[name] = _parse_entry(value, where, component, follows=follows, source=source)
         where_of[name] = where
     exclude = _parse_names(top, "exclude", source)
+    for name in exclude:  # a typo would silently exclude nothing; a name the followed one lacks is harmless
+        catalog.component(name, where=f"{_at(source, top, 'exclude')}: exclude")
     locked = _parse_names(top, "locked", source)
     if exclude and (follows is None or follows == FOLLOWS_CATALOG):
         raise ConfigError(f"{_at(source, top, 'exclude')}: exclude is allowed only with `follows: <environment>`"
@@ -269,7 +271,7 @@ class Loader:
 
     def release_path(self, environment: str) -> Path:
         path = release_path(self.directory, environment)
-        if path not in self.overrides and not path.is_file():
+        if path not in self.overrides and not path.exists():
             known = ", ".join(self.environments()) or "none"
             raise ConfigError(f"unknown environment {environment!r}: no release file {display(path)}; "
                               f"known: {known}")
@@ -303,10 +305,6 @@ class Loader:
                     components[name] = _resolved(component, entry.pin, source=environment)
         else:
             base = self._followed(file, _chain)
-            for name in file.exclude:
-                if name not in base.components:
-                    raise ConfigError(f"{file.source}: exclude names {name!r}, which {file.follows} does not run; "
-                                      f"allowed: {', '.join(base.components) or 'none'}")
             for name, component in base.components.items():
                 if name not in file.exclude:
                     components[name] = dataclasses.replace(component, locked=False)
