@@ -1,4 +1,4 @@
-"""`infra versions ...` through the installed console script (.venv/bin/infra), on a private copy of versions/.
+"""`infra versions ...` through the installed console script (.venv/bin/infra), on a copy of versions/.
 
 GIVEN a copy of the committed version files (in a temporary git repository for rollback), WHEN a command runs,
 THEN it prints what it did and changes exactly one file keeping its comments, or it fails with one line, a
@@ -42,8 +42,14 @@ class Workspace:
 
     def infra(self, *args: str) -> Run:
         env = {**os.environ, "INFRA_VERSIONS_DIR": str(self.versions)}
-        result = subprocess.run([str(INFRA), "versions", *args], capture_output=True, text=True, env=env,
-                                cwd=self.root, check=False)
+        result = subprocess.run(
+            [str(INFRA), "versions", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.root,
+            check=False,
+        )
         return Run(result.returncode, result.stdout, result.stderr)
 
     def json(self, *args: str) -> dict:
@@ -52,12 +58,20 @@ class Workspace:
         return json.loads(run.out)
 
     def snapshot(self) -> dict[str, bytes]:
-        return {str(p.relative_to(self.root)): p.read_bytes() for p in sorted(self.versions.rglob("*"))
-                if p.is_file()}
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.versions.rglob("*"))
+            if p.is_file()
+        }
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
-                              cwd=self.root, capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     def commit(self, message: str) -> None:
         self.git("add", "-A")
@@ -92,7 +106,8 @@ def comments(text: str) -> list[str]:
     return [line for line in text.splitlines() if "#" in line]
 
 
-# --- show / diff / check -----------------------------------------------------------------------------------
+# --- show / diff / check ------------------------------------------------------------------------------------
+
 
 def test_show_prints_exact_versions_locks_and_sources(ws: Workspace) -> None:
     run = ws.infra("show", "staging")
@@ -100,20 +115,35 @@ def test_show_prints_exact_versions_locks_and_sources(ws: Workspace) -> None:
     lines = run.out.splitlines()
     assert lines[0] == "staging (versions/releases/staging.yaml)"
     assert lines[1].split() == ["component", "kind", "version", "image", "tag", "namespace", "from"]
-    assert lines[3].split() == ["cert-manager", "platform", "v1.18.2", "chart", "appVersion", "cert-manager",
-                                "staging,", "locked"]
+    assert lines[3].split() == [
+        "cert-manager",
+        "platform",
+        "v1.18.2",
+        "chart",
+        "appVersion",
+        "cert-manager",
+        "staging,",
+        "locked",
+    ]
     assert lines[5].split() == ["api", "service", "1.42.0", "1.42.0", "product", "staging"]
 
 
 def test_show_dev_resolves_the_catalog(ws: Workspace) -> None:
     run = ws.infra("show", "dev")
     assert "follows catalog" in run.out.splitlines()[0]
-    assert ws.json("show", "dev") == {"ingress-nginx": "4.14.1", "cert-manager": "v1.19.1", "external-dns": "1.20.0",
-                                      "api": "1.42.0", "web": "2.7.1", "worker": "1.18.0"}
+    assert ws.json("show", "dev") == {
+        "ingress-nginx": "4.14.1",
+        "cert-manager": "v1.19.1",
+        "external-dns": "1.20.0",
+        "api": "1.42.0",
+        "web": "2.7.1",
+        "worker": "1.18.0",
+    }
 
 
-@pytest.mark.parametrize("environment", ["dev", "staging", "production-weu", "production-neu",
-                                         "enterprise-contoso", "onprem"])
+@pytest.mark.parametrize(
+    "environment", ["dev", "staging", "production-weu", "production-neu", "enterprise-contoso", "onprem"]
+)
 def test_show_json_is_release_as_mapping(ws: Workspace, environment: str) -> None:
     from infra.versions import load_release
 
@@ -124,26 +154,44 @@ def test_diff_lists_what_differs(ws: Workspace) -> None:
     run = ws.infra("diff", "staging", "production-weu")
     assert run.code == 0
     rows = [line.split() for line in run.out.splitlines()]
-    assert rows == [["component", "staging", "production-weu"], ["ingress-nginx", "4.14.1", "4.13.5"],
-                    ["external-dns", "1.20.0", "1.19.0"], ["api", "1.42.0", "1.41.2"], ["web", "2.7.0", "2.6.4"],
-                    ["worker", "1.18.0", "1.17.1"]]
+    assert rows == [
+        ["component", "staging", "production-weu"],
+        ["ingress-nginx", "4.14.1", "4.13.5"],
+        ["external-dns", "1.20.0", "1.19.0"],
+        ["api", "1.42.0", "1.41.2"],
+        ["web", "2.7.0", "2.6.4"],
+        ["worker", "1.18.0", "1.17.1"],
+    ]
 
 
 def test_diff_json_shows_both_sides_and_absent_components(ws: Workspace) -> None:
     data = ws.json("diff", "production-weu", "enterprise-contoso")
-    assert data == {"sso-bridge": {"production-weu": None,
-                                   "enterprise-contoso": {"version": "0.9.3", "image_tag": "0.9.3"}}}
+    assert data == {
+        "sso-bridge": {
+            "production-weu": None,
+            "enterprise-contoso": {"version": "0.9.3", "image_tag": "0.9.3"},
+        }
+    }
     assert ws.json("diff", "production-weu", "production-neu") == {}
-    assert ws.infra("diff", "production-weu", "production-neu").out == \
-        "production-weu and production-neu run the same versions\n"
+    assert (
+        ws.infra("diff", "production-weu", "production-neu").out
+        == "production-weu and production-neu run the same versions\n"
+    )
 
 
 def test_diff_shows_an_image_tag_change(ws: Workspace) -> None:
     path = ws.file("releases/production-neu.yaml")
     path.write_text(path.read_text().replace("image_tag: 1.41.2", "image_tag: 1.41.2-hotfix1"))
     run = ws.infra("diff", "production-weu", "production-neu")
-    assert run.out.splitlines()[1].split() == ["api", "1.41.2", "(image", "1.41.2)", "1.41.2", "(image",
-                                               "1.41.2-hotfix1)"]
+    assert run.out.splitlines()[1].split() == [
+        "api",
+        "1.41.2",
+        "(image",
+        "1.41.2)",
+        "1.41.2",
+        "(image",
+        "1.41.2-hotfix1)",
+    ]
 
 
 def test_check_passes_on_the_committed_files(ws: Workspace) -> None:
@@ -154,30 +202,59 @@ def test_check_passes_on_the_committed_files(ws: Workspace) -> None:
 
 def test_check_refuses_a_release_file_without_environment(ws: Workspace) -> None:
     shutil.copy(ws.file("releases/staging.yaml"), ws.file("releases/qa.yaml"))
-    refused(ws, "check", contains="versions/releases/qa.yaml: no environment 'qa' is defined in environments/")
+    refused(
+        ws, "check", contains="versions/releases/qa.yaml: no environment 'qa' is defined in environments/"
+    )
 
 
-# --- bad input: one line, exit 2, files unchanged ----------------------------------------------------------
+# --- bad input: one line, exit 2, files unchanged -----------------------------------------------------------
 
 BREAKAGES = {
-    "unknown component": ("releases/staging.yaml", "  external-dns: 1.20.0\n",
-                          "  external-dns: 1.20.0\n  redis: 7.2.0\n",
-                          "versions/releases/staging.yaml:9: components.redis: unknown component 'redis'"),
-    "malformed version": ("releases/production-weu.yaml", "ingress-nginx: 4.13.5", "ingress-nginx: ~4.13",
-                          "versions/releases/production-weu.yaml:5: components.ingress-nginx = '~4.13'"),
-    "latest": ("catalog.yaml", "version: 2.7.1", "version: latest",
-               "versions/catalog.yaml:51: components.web.version = 'latest'"),
-    "duplicate key": ("catalog.yaml", "    chart: web\n", "    chart: web\n    chart: web2\n",
-                      "versions/catalog.yaml:50: duplicate key 'chart'"),
-    "unquoted number": ("releases/staging.yaml", "external-dns: 1.20.0", "external-dns: 1.20",
-                        "components.external-dns = 1.2; allowed: an exact semantic version"),
+    "unknown component": (
+        "releases/staging.yaml",
+        "  external-dns: 1.20.0\n",
+        "  external-dns: 1.20.0\n  redis: 7.2.0\n",
+        "versions/releases/staging.yaml:9: components.redis: unknown component 'redis'",
+    ),
+    "malformed version": (
+        "releases/production-weu.yaml",
+        "ingress-nginx: 4.13.5",
+        "ingress-nginx: ~4.13",
+        "versions/releases/production-weu.yaml:5: components.ingress-nginx = '~4.13'",
+    ),
+    "latest": (
+        "catalog.yaml",
+        "version: 2.7.1",
+        "version: latest",
+        "versions/catalog.yaml:51: components.web.version = 'latest'",
+    ),
+    "duplicate key": (
+        "catalog.yaml",
+        "    chart: web\n",
+        "    chart: web\n    chart: web2\n",
+        "versions/catalog.yaml:50: duplicate key 'chart'",
+    ),
+    "unquoted number": (
+        "releases/staging.yaml",
+        "external-dns: 1.20.0",
+        "external-dns: 1.20",
+        "components.external-dns = 1.2; allowed: an exact semantic version",
+    ),
 }
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=list(BREAKAGES))
-@pytest.mark.parametrize("command", [("show", "staging"), ("bump", "api", "1.43.0"), ("release", "staging"),
-                                     ("promote", "staging", "production-weu"), ("check",)],
-                         ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("show", "staging"),
+        ("bump", "api", "1.43.0"),
+        ("release", "staging"),
+        ("promote", "staging", "production-weu"),
+        ("check",),
+    ],
+    ids=lambda c: c[0],
+)
 def test_broken_files_stop_every_command(ws: Workspace, breakage: str, command: tuple[str, ...]) -> None:
     relative, old, new, message = BREAKAGES[breakage]
     path = ws.file(relative)
@@ -198,31 +275,44 @@ def test_directory_instead_of_file(ws: Workspace) -> None:
     refused(ws, "show", "staging", contains="versions/releases/staging.yaml: is a directory, not a file")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("show", "qa"), "unknown environment 'qa': no release file versions/releases/qa.yaml; known: dev,"),
-    (("bump", "redis", "1.0.0"), "bump redis: unknown component 'redis': not in versions/catalog.yaml; allowed:"),
-    (("bump", "api", "1.43"), "bump api: version = '1.43'; allowed: an exact semantic version"),
-    (("bump", "api", ">=1.43.0"), "bump api: version = '>=1.43.0'"),
-    (("bump", "api", "1.43.0", "--image-tag", "latest"), "bump api: --image-tag = 'latest'"),
-    (("bump", "api", "1.41.0"), "bump api: version 1.41.0 is lower than the catalog's 1.42.0"),
-    (("bump", "cert-manager", "1.19.2"), "allowed: a version written with a leading 'v', like the catalog's"),
-    (("lock", "redis", "--env", "staging"), "lock redis: unknown component 'redis'"),
-    (("lock", "sso-bridge", "--env", "staging"), "cannot lock 'sso-bridge': staging does not run it"),
-    (("lock", "api", "--env", "dev"), "lock works on an environment that lists its own versions; dev follows"),
-    (("lock", "api"), "the following arguments are required: --env"),
-    (("promote", "staging", "staging"), "promote: source and target are both 'staging'"),
-    (("promote", "staging", "enterprise-contoso"), "enterprise-contoso follows production-weu"),
-    (("promote", "dev", "production-weu"), "takes versions from staging or production environments only"),
-    (("promote", "staging", "qa"), "unknown environment 'qa'"),
-    (("release", "production-weu"), "release resolves staging environments only"),
-    (("release", "dev"), "'dev' is a dev environment: it follows the catalog: infra versions bump"),
-    (("frobnicate",), "invalid choice: 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("show", "qa"), "unknown environment 'qa': no release file versions/releases/qa.yaml; known: dev,"),
+        (
+            ("bump", "redis", "1.0.0"),
+            "bump redis: unknown component 'redis': not in versions/catalog.yaml; allowed:",
+        ),
+        (("bump", "api", "1.43"), "bump api: version = '1.43'; allowed: an exact semantic version"),
+        (("bump", "api", ">=1.43.0"), "bump api: version = '>=1.43.0'"),
+        (("bump", "api", "1.43.0", "--image-tag", "latest"), "bump api: --image-tag = 'latest'"),
+        (("bump", "api", "1.41.0"), "bump api: version 1.41.0 is lower than the catalog's 1.42.0"),
+        (
+            ("bump", "cert-manager", "1.19.2"),
+            "allowed: a version written with a leading 'v', like the catalog's",
+        ),
+        (("lock", "redis", "--env", "staging"), "lock redis: unknown component 'redis'"),
+        (("lock", "sso-bridge", "--env", "staging"), "cannot lock 'sso-bridge': staging does not run it"),
+        (
+            ("lock", "api", "--env", "dev"),
+            "lock works on an environment that lists its own versions; dev follows",
+        ),
+        (("lock", "api"), "the following arguments are required: --env"),
+        (("promote", "staging", "staging"), "promote: source and target are both 'staging'"),
+        (("promote", "staging", "enterprise-contoso"), "enterprise-contoso follows production-weu"),
+        (("promote", "dev", "production-weu"), "takes versions from staging or production environments only"),
+        (("promote", "staging", "qa"), "unknown environment 'qa'"),
+        (("release", "production-weu"), "release resolves staging environments only"),
+        (("release", "dev"), "'dev' is a dev environment: it follows the catalog: infra versions bump"),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
+    ],
+)
 def test_bad_input_is_one_line(ws: Workspace, args: tuple[str, ...], message: str) -> None:
     refused(ws, *args, contains=message)
 
 
-# --- bump ----------------------------------------------------------------------------------------------
+# --- bump ---------------------------------------------------------------------------------------------------
+
 
 def test_bump_records_the_latest_version_keeping_comments(ws: Workspace) -> None:
     before = ws.file("catalog.yaml").read_text()
@@ -230,8 +320,10 @@ def test_bump_records_the_latest_version_keeping_comments(ws: Workspace) -> None
     assert run.code == 0, run.err
     assert run.out.splitlines()[0] == "catalog: api 1.42.0 → 1.43.0 (versions/catalog.yaml)"
     after = ws.file("catalog.yaml").read_text()
-    assert changed_lines(before, after) == (["    version: 1.42.0", "    image_tag: 1.42.0"],
-                                            ["    version: 1.43.0", "    image_tag: 1.43.0"])
+    assert changed_lines(before, after) == (
+        ["    version: 1.42.0", "    image_tag: 1.42.0"],
+        ["    version: 1.43.0", "    image_tag: 1.43.0"],
+    )
     assert comments(after) == comments(before)
     assert ws.json("show", "dev")["api"] == "1.43.0"
     assert ws.json("show", "staging")["api"] == "1.42.0"  # staging moves only with `release staging`
@@ -244,7 +336,10 @@ def test_bump_with_image_tag_and_for_a_platform_chart(ws: Workspace) -> None:
     run = ws.infra("bump", "ingress-nginx", "4.14.3")
     assert run.code == 0
     assert "dropped the image_tag override v1.14.2" in run.out
-    assert "image_tag" not in ws.file("catalog.yaml").read_text().split("ingress-nginx:")[1].split("cert-manager")[0]
+    assert (
+        "image_tag"
+        not in ws.file("catalog.yaml").read_text().split("ingress-nginx:")[1].split("cert-manager")[0]
+    )
 
 
 def test_bump_to_the_same_version_changes_nothing(ws: Workspace) -> None:
@@ -260,22 +355,33 @@ def test_bump_downgrade_on_purpose(ws: Workspace) -> None:
     assert ws.json("show", "dev")["api"] == "1.41.0"
 
 
-# --- release staging and locks -------------------------------------------------------------------------------
+# --- release staging and locks ------------------------------------------------------------------------------
+
 
 def test_release_staging_takes_the_catalog_but_keeps_locks(ws: Workspace) -> None:
     ws.infra("bump", "api", "1.43.0")
     before = ws.file("releases/staging.yaml").read_text()
     run = ws.infra("release", "staging")
     assert run.code == 0, run.err
-    assert run.out.splitlines()[:3] == ["staging ← catalog (versions/releases/staging.yaml):",
-                                        "  api: 1.42.0 → 1.43.0", "  web: 2.7.0 → 2.7.1"]
-    assert ("  cert-manager: kept at v1.18.2 (locked; catalog has v1.19.1; lift with infra versions unlock "
-            "cert-manager --env staging)") in run.out
+    assert run.out.splitlines()[:3] == [
+        "staging ← catalog (versions/releases/staging.yaml):",
+        "  api: 1.42.0 → 1.43.0",
+        "  web: 2.7.0 → 2.7.1",
+    ]
+    assert (
+        "  cert-manager: kept at v1.18.2 (locked; catalog has v1.19.1; lift with infra versions unlock "
+        "cert-manager --env staging)"
+    ) in run.out
     after = ws.file("releases/staging.yaml").read_text()
     assert comments(after) == comments(before)
-    assert ws.json("show", "staging") == {"ingress-nginx": "4.14.1", "cert-manager": "v1.18.2",
-                                          "external-dns": "1.20.0", "api": "1.43.0", "web": "2.7.1",
-                                          "worker": "1.18.0"}
+    assert ws.json("show", "staging") == {
+        "ingress-nginx": "4.14.1",
+        "cert-manager": "v1.18.2",
+        "external-dns": "1.20.0",
+        "api": "1.43.0",
+        "web": "2.7.1",
+        "worker": "1.18.0",
+    }
     again = ws.snapshot()
     assert ws.infra("release", "staging").out.startswith("staging: already at the catalog's latest")
     assert ws.snapshot() == again
@@ -287,7 +393,9 @@ def test_lock_then_release_keeps_the_locked_component(ws: Workspace) -> None:
     assert run.code == 0
     assert "locked web at 2.7.0" in run.out and "infra versions unlock web --env staging" in run.out
     assert changed_lines(before, ws.file("releases/staging.yaml").read_text()) == ([], ["  - web"])
-    assert ws.infra("lock", "web", "--env", "staging").out.endswith("already locked at 2.7.0; nothing to do\n")
+    assert ws.infra("lock", "web", "--env", "staging").out.endswith(
+        "already locked at 2.7.0; nothing to do\n"
+    )
     ws.infra("release", "staging")
     assert ws.json("show", "staging")["web"] == "2.7.0"
     assert ws.infra("unlock", "web", "--env", "staging").code == 0
@@ -310,7 +418,8 @@ def test_unlock_last_lock_and_lock_again_keeps_the_file_valid(ws: Workspace) -> 
     assert ws.infra("check").code == 0
 
 
-# --- promote -------------------------------------------------------------------------------------------------
+# --- promote ------------------------------------------------------------------------------------------------
+
 
 def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
     before = ws.file("releases/production-weu.yaml").read_text()
@@ -318,8 +427,12 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
     assert run.code == 0, run.err
     assert run.out.splitlines()[:6] == [
         "production-weu ← staging (versions/releases/production-weu.yaml):",
-        "  ingress-nginx: 4.13.5 → 4.14.1", "  external-dns: 1.19.0 → 1.20.0", "  api: 1.41.2 → 1.42.0",
-        "  web: 2.6.4 → 2.7.0", "  worker: 1.17.1 → 1.18.0"]
+        "  ingress-nginx: 4.13.5 → 4.14.1",
+        "  external-dns: 1.19.0 → 1.20.0",
+        "  api: 1.41.2 → 1.42.0",
+        "  web: 2.6.4 → 2.7.0",
+        "  worker: 1.17.1 → 1.18.0",
+    ]
     assert ws.json("show", "production-weu") == ws.json("show", "staging")
     assert ws.json("diff", "staging", "production-weu") == {}
     after = ws.file("releases/production-weu.yaml").read_text()
@@ -345,13 +458,18 @@ def test_promote_adds_and_removes_components(ws: Workspace) -> None:
 
 def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
     ws.infra("lock", "api", "--env", "staging")
-    message = refused(ws, "promote", "production-weu", "staging", contains="promote production-weu staging refused")
+    message = refused(
+        ws, "promote", "production-weu", "staging", contains="promote production-weu staging refused"
+    )
     assert message.strip() == (
-        "error: versions/releases/staging.yaml: promote production-weu staging refused, locked in staging: api "
-        "(locked at 1.42.0) would change to 1.41.2; lift the lock first: infra versions unlock api --env staging")
+        "error: versions/releases/staging.yaml: promote production-weu staging refused, locked in staging: "
+        "api (locked at 1.42.0) would change to 1.41.2; lift the lock first: "
+        "infra versions unlock api --env staging"
+    )
 
 
-# --- rollback (in a git repository) -----------------------------------------------------------------------
+# --- rollback (in a git repository) -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def repo(ws: Workspace) -> Workspace:
@@ -381,14 +499,23 @@ def test_rollback_refuses_uncommitted_changes(repo: Workspace) -> None:
     repo.infra("bump", "api", "1.43.0")
     repo.infra("release", "staging")
     repo.infra("promote", "staging", "production-weu")
-    refused(repo, "rollback", "production-weu",
-            contains="versions/releases/production-weu.yaml: has uncommitted changes; rollback restores the "
-                     "version before the last commit, so commit or discard them first")
+    refused(
+        repo,
+        "rollback",
+        "production-weu",
+        contains="versions/releases/production-weu.yaml: has uncommitted changes; rollback restores the "
+        "version before the last commit, so commit or discard them first",
+    )
 
 
 def test_rollback_refuses_without_a_previous_version(repo: Workspace) -> None:
-    refused(repo, "rollback", "staging", contains="versions/releases/staging.yaml: no previous version in git "
-                                                  "history: its only version is commit ")
+    refused(
+        repo,
+        "rollback",
+        "staging",
+        contains="versions/releases/staging.yaml: no previous version in git "
+        "history: its only version is commit ",
+    )
 
 
 def test_rollback_outside_git(ws: Workspace) -> None:
@@ -404,17 +531,27 @@ def test_rollback_of_staging_holds_the_locks(repo: Workspace) -> None:
     repo.infra("lock", "api", "--env", "staging")
     repo.commit("lock api")
     # the version before "lock api" has api 1.43.0 unlocked: restoring it would drop the lock
-    refused(repo, "rollback", "staging", contains="api (locked at 1.43.0) would lose its lock; lift the lock "
-                                                  "first: infra versions unlock api --env staging")
+    refused(
+        repo,
+        "rollback",
+        "staging",
+        contains="api (locked at 1.43.0) would lose its lock; lift the lock "
+        "first: infra versions unlock api --env staging",
+    )
 
 
 def test_rollback_refuses_a_previous_version_that_no_longer_loads(repo: Workspace) -> None:
     staging = repo.file("releases/staging.yaml")
-    staging.write_text(staging.read_text().replace("  external-dns: 1.20.0\n", "  external-dns: 1.20.0\n  old: 1.0.0\n")
-                       .replace("components:\n", "components:\n", 1))
+    staging.write_text(
+        staging.read_text()
+        .replace("  external-dns: 1.20.0\n", "  external-dns: 1.20.0\n  old: 1.0.0\n")
+        .replace("components:\n", "components:\n", 1)
+    )
     catalog = repo.file("catalog.yaml")
-    catalog.write_text(catalog.read_text() + "  old:\n    kind: platform\n    repository: https://charts.example.com\n"
-                       "    chart: old\n    namespace: old\n    version: 1.0.0\n")
+    catalog.write_text(
+        catalog.read_text() + "  old:\n    kind: platform\n    repository: https://charts.example.com\n"
+        "    chart: old\n    namespace: old\n    version: 1.0.0\n"
+    )
     repo.commit("add old")
     staging.write_text(staging.read_text().replace("  old: 1.0.0\n", ""))
     repo.commit("remove old from staging")

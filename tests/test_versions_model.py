@@ -1,4 +1,4 @@
-"""Component versions, in process: the rules, the committed catalog and releases, resolution, the loader's errors.
+"""Component versions in process: the rules, the committed files, resolution, the loader's errors.
 
 GIVEN a versions directory (the committed one, or a modified copy), WHEN it is loaded, THEN the resolved
 releases are exact, or loading fails with one line naming the file and the entry.
@@ -41,24 +41,52 @@ def edit(path: Path, old: str, new: str) -> None:
 
 # --- rules -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", ["1.2.3", "v1.19.1", "0.0.1", "1.2.3-rc.1", "1.2.3+build.5", "10.20.30"])
 def test_exact_versions_are_accepted(version: str) -> None:
     assert is_exact_version(version)
 
 
-@pytest.mark.parametrize("version", ["latest", "1.2", "1", "^1.2.3", "~1.2.3", ">=1.2.3", "1.2.x", "1.2.*",
-                                     "01.2.3", "1.2.3 ", "v", "", "1.2.3-", "V1.2.3"])
+@pytest.mark.parametrize(
+    "version",
+    [
+        "latest",
+        "1.2",
+        "1",
+        "^1.2.3",
+        "~1.2.3",
+        ">=1.2.3",
+        "1.2.x",
+        "1.2.*",
+        "01.2.3",
+        "1.2.3 ",
+        "v",
+        "",
+        "1.2.3-",
+        "V1.2.3",
+    ],
+)
 def test_ranges_and_floating_versions_are_refused(version: str) -> None:
     assert not is_exact_version(version)
 
 
 def test_version_order_is_semver_precedence() -> None:
-    ordered = ["1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta", "1.0.0-rc.1", "1.0.0", "1.0.1", "1.10.0", "2.0.0"]
+    ordered = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-beta",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "1.0.1",
+        "1.10.0",
+        "2.0.0",
+    ]
     assert sorted(reversed(ordered), key=version_key) == ordered
     assert version_key("v1.19.1") < version_key("v1.19.2")
 
 
 # --- the committed files -----------------------------------------------------------------------------------
+
 
 def test_committed_releases_agree_with_catalog_and_registry(registry: Registry) -> None:
     releases = load_releases(registry)
@@ -71,7 +99,10 @@ def test_every_committed_version_is_exact_and_own_components_name_their_image(re
         for component in release.components.values():
             assert is_exact_version(component.version), (release.environment, component.name)
             if component.kind in OWN_KINDS:
-                assert component.image_tag and component.image_tag != "latest", (release.environment, component)
+                assert component.image_tag and component.image_tag != "latest", (
+                    release.environment,
+                    component,
+                )
 
 
 def test_dev_runs_the_catalog_latest_of_each_listed_component() -> None:
@@ -113,7 +144,14 @@ def test_staging_locks_cert_manager() -> None:
 
 def test_as_mapping_keeps_release_file_order_and_image_tags_only_where_set() -> None:
     staging = load_release("staging")
-    assert list(staging.as_mapping()) == ["ingress-nginx", "cert-manager", "external-dns", "api", "web", "worker"]
+    assert list(staging.as_mapping()) == [
+        "ingress-nginx",
+        "cert-manager",
+        "external-dns",
+        "api",
+        "web",
+        "worker",
+    ]
     assert staging.image_tags() == {"api": "1.42.0", "web": "2.7.0", "worker": "1.18.0"}
 
 
@@ -137,16 +175,20 @@ def test_repository_for_fills_the_registry_placeholder_only() -> None:
 
 
 def test_load_release_is_fast_and_imports_no_provider_package() -> None:
-    code = ("import sys, time; t = time.perf_counter(); from infra.versions import load_release; "
-            "r = load_release('enterprise-contoso'); e = time.perf_counter() - t; "
-            "bad = [m for m in sys.modules if m.startswith(('cdktf', 'constructs', 'jsii'))]; "
-            "print(len(r.components), bad, e < 1.0)")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=REPO_ROOT).stdout.split()
+    code = (
+        "import sys, time; t = time.perf_counter(); from infra.versions import load_release; "
+        "r = load_release('enterprise-contoso'); e = time.perf_counter() - t; "
+        "bad = [m for m in sys.modules if m.startswith(('cdktf', 'constructs', 'jsii'))]; "
+        "print(len(r.components), bad, e < 1.0)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    ).stdout.split()
     assert output == ["7", "[]", "True"]
 
 
 # --- errors: one line naming the file and the entry ---------------------------------------------------------
+
 
 def load_error(directory: Path, environment: str = "staging") -> str:
     with pytest.raises(ConfigError) as caught:
@@ -157,9 +199,15 @@ def load_error(directory: Path, environment: str = "staging") -> str:
 
 
 def test_unknown_component_in_a_release(versions: Path) -> None:
-    edit(versions / "releases/staging.yaml", "  external-dns: 1.20.0\n", "  external-dns: 1.20.0\n  redis: 7.0.0\n")
-    assert load_error(versions).startswith("versions/releases/staging.yaml:9: components.redis: unknown "
-                                           "component 'redis': not in versions/catalog.yaml; allowed: ingress-nginx")
+    edit(
+        versions / "releases/staging.yaml",
+        "  external-dns: 1.20.0\n",
+        "  external-dns: 1.20.0\n  redis: 7.0.0\n",
+    )
+    assert load_error(versions).startswith(
+        "versions/releases/staging.yaml:9: components.redis: unknown "
+        "component 'redis': not in versions/catalog.yaml; allowed: ingress-nginx"
+    )
 
 
 @pytest.mark.parametrize("value", ["latest", "'>=1.20.0'", "1.20", "^1.20.0", "1.20.x"])
@@ -173,26 +221,37 @@ def test_malformed_version_in_a_release(versions: Path, value: str) -> None:
 def test_malformed_version_in_the_catalog(versions: Path) -> None:
     edit(versions / "catalog.yaml", "version: 1.18.0", "version: latest")
     assert load_error(versions, "dev").startswith(
-        "versions/catalog.yaml:59: components.worker.version = 'latest'; allowed: an exact semantic version")
+        "versions/catalog.yaml:59: components.worker.version = 'latest'; allowed: an exact semantic version"
+    )
 
 
 def test_latest_image_tag_is_refused(versions: Path) -> None:
     edit(versions / "releases/staging.yaml", "image_tag: 2.7.0", "image_tag: latest")
-    assert load_error(versions).startswith("versions/releases/staging.yaml:14: components.web.image_tag = "
-                                           "'latest'; allowed: an image tag")
+    assert load_error(versions).startswith(
+        "versions/releases/staging.yaml:14: components.web.image_tag = 'latest'; allowed: an image tag"
+    )
 
 
 def test_service_without_image_tag_is_refused(versions: Path) -> None:
-    edit(versions / "releases/production-weu.yaml", "  api:\n    version: 1.41.2\n    image_tag: 1.41.2\n",
-         "  api: 1.41.2\n")
-    assert "components.api.image_tag = None; allowed: an image tag: api is a service component" in \
-        load_error(versions, "production-weu")
+    edit(
+        versions / "releases/production-weu.yaml",
+        "  api:\n    version: 1.41.2\n    image_tag: 1.41.2\n",
+        "  api: 1.41.2\n",
+    )
+    assert "components.api.image_tag = None; allowed: an image tag: api is a service component" in load_error(
+        versions, "production-weu"
+    )
 
 
 def test_duplicate_key_is_one_line(versions: Path) -> None:
-    edit(versions / "releases/staging.yaml", "  external-dns: 1.20.0\n", "  external-dns: 1.20.0\n  api: 1.0.0\n")
-    assert load_error(versions) == ("versions/releases/staging.yaml:10: duplicate key 'api'; allowed: each key "
-                                    "once per mapping")
+    edit(
+        versions / "releases/staging.yaml",
+        "  external-dns: 1.20.0\n",
+        "  external-dns: 1.20.0\n  api: 1.0.0\n",
+    )
+    assert load_error(versions) == (
+        "versions/releases/staging.yaml:10: duplicate key 'api'; allowed: each key once per mapping"
+    )
 
 
 def test_duplicate_key_in_catalog(versions: Path) -> None:
@@ -217,8 +276,9 @@ def test_missing_catalog(versions: Path) -> None:
 
 
 def test_unknown_environment(versions: Path) -> None:
-    assert load_error(versions, "qa").startswith("unknown environment 'qa': no release file "
-                                                 "versions/releases/qa.yaml; known: dev, enterprise-contoso")
+    assert load_error(versions, "qa").startswith(
+        "unknown environment 'qa': no release file versions/releases/qa.yaml; known: dev, enterprise-contoso"
+    )
 
 
 def test_follow_cycle(versions: Path) -> None:
@@ -229,8 +289,9 @@ def test_follow_cycle(versions: Path) -> None:
 
 def test_follows_an_unknown_environment(versions: Path) -> None:
     edit(versions / "releases/enterprise-contoso.yaml", "follows: production-weu", "follows: production-xyz")
-    assert "follows = 'production-xyz'; allowed: 'catalog' or an environment" in \
-        load_error(versions, "enterprise-contoso")
+    assert "follows = 'production-xyz'; allowed: 'catalog' or an environment" in load_error(
+        versions, "enterprise-contoso"
+    )
 
 
 def test_empty_entry_needs_follows(versions: Path) -> None:
@@ -239,10 +300,14 @@ def test_empty_entry_needs_follows(versions: Path) -> None:
 
 
 def test_empty_entry_for_a_component_the_followed_environment_lacks(versions: Path) -> None:
-    edit(versions / "releases/enterprise-contoso.yaml", "  sso-bridge:\n    version: 0.9.3\n    image_tag: 0.9.3\n",
-         "  sso-bridge:\n")
-    assert "components.sso-bridge: has no version and production-weu does not run it" in \
-        load_error(versions, "enterprise-contoso")
+    edit(
+        versions / "releases/enterprise-contoso.yaml",
+        "  sso-bridge:\n    version: 0.9.3\n    image_tag: 0.9.3\n",
+        "  sso-bridge:\n",
+    )
+    assert "components.sso-bridge: has no version and production-weu does not run it" in load_error(
+        versions, "enterprise-contoso"
+    )
 
 
 def test_lock_of_a_component_not_listed(versions: Path) -> None:
@@ -252,7 +317,9 @@ def test_lock_of_a_component_not_listed(versions: Path) -> None:
 
 def test_locks_need_an_own_list(versions: Path) -> None:
     (versions / "releases/onprem.yaml").write_text("follows: staging\ncomponents: {}\nlocked: [api]\n")
-    assert "locked is allowed only in an environment that lists its own versions" in load_error(versions, "onprem")
+    assert "locked is allowed only in an environment that lists its own versions" in load_error(
+        versions, "onprem"
+    )
 
 
 def test_unknown_key(versions: Path) -> None:
@@ -272,20 +339,26 @@ def test_catalog_bad_repository(versions: Path) -> None:
 
 def test_registry_cross_checks(versions: Path, registry: Registry) -> None:
     (versions / "releases/onprem.yaml").unlink()
-    with pytest.raises(ConfigError, match="environment 'onprem' has no release file versions/releases/onprem.yaml"):
+    with pytest.raises(
+        ConfigError, match=r"environment 'onprem' has no release file versions/releases/onprem\.yaml"
+    ):
         check_registry(Loader(versions).releases(), registry, versions)
 
 
 def test_integrations_only_in_enterprise_environments(versions: Path, registry: Registry) -> None:
     (versions / "releases/onprem.yaml").write_text(
-        "follows: staging\ncomponents:\n  sso-bridge: {version: 0.9.3, image_tag: 0.9.3}\n")
+        "follows: staging\ncomponents:\n  sso-bridge: {version: 0.9.3, image_tag: 0.9.3}\n"
+    )
     with pytest.raises(ConfigError, match="runs integration 'sso-bridge' in external environment 'onprem'"):
         check_registry(Loader(versions).releases(), registry, versions)
 
 
 # --- atomic writes -----------------------------------------------------------------------------------------
 
-def test_failed_write_leaves_the_file_and_no_temporary(versions: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_failed_write_leaves_the_file_and_no_temporary(
+    versions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = versions / "catalog.yaml"
     before = path.read_bytes()
 
@@ -293,8 +366,9 @@ def test_failed_write_leaves_the_file_and_no_temporary(versions: Path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(ConfigError, match="catalog.yaml: cannot write: No space left on device; the file is "
-                                          "unchanged"):
+    with pytest.raises(
+        ConfigError, match=r"catalog\.yaml: cannot write: No space left on device; the file is unchanged"
+    ):
         write_atomic(path, "components: {}\n")
     assert path.read_bytes() == before
     assert sorted(p.name for p in versions.iterdir()) == ["catalog.yaml", "releases"]
@@ -303,7 +377,8 @@ def test_failed_write_leaves_the_file_and_no_temporary(versions: Path, monkeypat
 def test_exclude_names_a_catalog_component(versions: Path) -> None:
     edit(versions / "releases/onprem.yaml", "  - external-dns", "  - external-dsn")
     assert load_error(versions, "onprem").startswith(
-        "versions/releases/onprem.yaml:5: exclude: unknown component 'external-dsn'")
+        "versions/releases/onprem.yaml:5: exclude: unknown component 'external-dsn'"
+    )
 
 
 def test_exclude_needs_follows_of_an_environment(versions: Path) -> None:

@@ -1,8 +1,8 @@
 """Synthesis reads the releases: every ``helm_release`` of an environment is its release file, nothing floats.
 
-GIVEN the whole app synthesized once, WHEN each environment stack's ``helm_release`` resources are compared with
-``load_release(<environment>)``, THEN name, chart, repository, exact version and image tag agree, and a stack
-that configures the helm provider deploys every component of its release and nothing else.
+GIVEN the whole app synthesized once, WHEN each environment stack's ``helm_release`` resources are compared
+with ``load_release(<environment>)``, THEN name, chart, repository, exact version and image tag agree, and a
+stack that configures the helm provider deploys every component of its release and nothing else.
 """
 
 from __future__ import annotations
@@ -36,12 +36,16 @@ def test_every_helm_release_is_pinned_by_the_release_file(synthesized, environme
         assert body["chart"] == component.chart, (environment, name)
         if component.uses_registry:
             prefix, suffix = component.repository.split(REGISTRY_PLACEHOLDER)
-            assert body["repository"].startswith(prefix) and body["repository"].endswith(suffix), body["repository"]
+            assert body["repository"].startswith(prefix) and body["repository"].endswith(suffix), body[
+                "repository"
+            ]
         else:
             assert body["repository"] == component.repository, (environment, name)
         text = json.dumps(body)
         if component.image_tag is not None:
-            assert component.image_tag in text, f"{environment}: {name} does not set image tag {component.image_tag}"
+            assert component.image_tag in text, (
+                f"{environment}: {name} does not set image tag {component.image_tag}"
+            )
         assert not _LATEST_TAG.search(text), f"{environment}: {name} sets a 'latest' image tag"
 
 

@@ -17,7 +17,9 @@ from infra.versions.resolve import Loader
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
 
 
 def _print(lines: list[str]) -> int:
@@ -36,8 +38,16 @@ def _show(args: argparse.Namespace) -> int:
     rows = [["component", "kind", "version", "image tag", "namespace", "from"]]
     for component in release.components.values():
         origin = component.source + (", locked" if component.locked else "")
-        rows.append([component.name, component.kind, component.version,
-                     component.image_tag or "chart appVersion", component.namespace, origin])
+        rows.append(
+            [
+                component.name,
+                component.kind,
+                component.version,
+                component.image_tag or "chart appVersion",
+                component.namespace,
+                origin,
+            ]
+        )
     lines += _table(rows) if release.components else ["(no components)"]
     return _print(lines)
 
@@ -47,8 +57,10 @@ def _diff_json(a: Release, b: Release) -> dict[str, Any]:
         component = release.components.get(name)
         return None if component is None else {"version": component.version, "image_tag": component.image_tag}
 
-    return {change.component: {a.environment: side(a, change.component), b.environment: side(b, change.component)}
-            for change in changes_between(a.components, b.components)}
+    return {
+        change.component: {a.environment: side(a, change.component), b.environment: side(b, change.component)}
+        for change in changes_between(a.components, b.components)
+    }
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -62,9 +74,16 @@ def _diff(args: argparse.Namespace) -> int:
         return _print([f"{a.environment} and {b.environment} run the same versions"])
     rows = [["component", a.environment, b.environment]]
     for change in changes:
-        same_version = change.before is not None and change.after is not None and change.before[0] == change.after[0]
-        rows.append([change.component, describe_pin(change.before, show_image=same_version),
-                     describe_pin(change.after, show_image=same_version)])
+        same_version = (
+            change.before is not None and change.after is not None and change.before[0] == change.after[0]
+        )
+        rows.append(
+            [
+                change.component,
+                describe_pin(change.before, show_image=same_version),
+                describe_pin(change.after, show_image=same_version),
+            ]
+        )
     return _print(_table(rows))
 
 
@@ -75,16 +94,19 @@ def _check(_: argparse.Namespace) -> int:
     loader = Loader()
     releases = loader.releases()
     check_registry(releases, load_registry(), loader.directory)
-    print(f"ok: {loader.catalog.source} ({len(loader.catalog.components)} components); releases of "
-          f"{len(releases)} environments: {', '.join(releases)}")
+    print(
+        f"ok: {loader.catalog.source} ({len(loader.catalog.components)} components); releases of "
+        f"{len(releases)} environments: {', '.join(releases)}"
+    )
     return 0
 
 
 def _bump(args: argparse.Namespace) -> int:
     from infra.versions.ops import bump
 
-    return _print(bump(args.component, args.version, image_tag=args.image_tag,
-                       allow_downgrade=args.allow_downgrade))
+    return _print(
+        bump(args.component, args.version, image_tag=args.image_tag, allow_downgrade=args.allow_downgrade)
+    )
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -120,9 +142,11 @@ def _rollback(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``infra versions`` and its sub-commands."""
     versions = subparsers.add_parser(
-        "versions", help="component versions: show, diff, bump, release, lock, promote, rollback",
-        description="What runs where: the catalog (versions/catalog.yaml) and one release file per environment "
-                    "(versions/releases/<env>.yaml). See docs/versions.md.")
+        "versions",
+        help="component versions: show, diff, bump, release, lock, promote, rollback",
+        description="What runs where: the catalog (versions/catalog.yaml) and one release file per "
+        "environment (versions/releases/<env>.yaml). See docs/versions.md.",
+    )
     commands = versions.add_subparsers(dest="versions_command", required=True, metavar="command")
 
     show = commands.add_parser("show", help="the exact versions an environment runs")
@@ -133,8 +157,11 @@ def register(subparsers: Any) -> None:
     diff = commands.add_parser("diff", help="the components whose version or image tag differ")
     diff.add_argument("env_a", metavar="env-a")
     diff.add_argument("env_b", metavar="env-b")
-    diff.add_argument("--json", action="store_true",
-                      help="print {component: {env-a: {version, image_tag} | null, env-b: ...}}")
+    diff.add_argument(
+        "--json",
+        action="store_true",
+        help="print {component: {env-a: {version, image_tag} | null, env-b: ...}}",
+    )
     diff.set_defaults(handler=_diff)
 
     check = commands.add_parser("check", help="validate the catalog and every release file (exit 0 or 2)")
@@ -143,18 +170,25 @@ def register(subparsers: Any) -> None:
     bump = commands.add_parser("bump", help="record a new latest version of a component in the catalog")
     bump.add_argument("component")
     bump.add_argument("version", help="exact chart version, e.g. 1.43.0 (cert-manager: v1.19.2)")
-    bump.add_argument("--image-tag", metavar="TAG",
-                      help="image tag; default: the version for services and integrations, the chart's "
-                           "appVersion for platform charts")
-    bump.add_argument("--allow-downgrade", action="store_true", help="accept a version lower than the current")
+    bump.add_argument(
+        "--image-tag",
+        metavar="TAG",
+        help="image tag; default: the version for services and integrations, the chart's "
+        "appVersion for platform charts",
+    )
+    bump.add_argument(
+        "--allow-downgrade", action="store_true", help="accept a version lower than the current"
+    )
     bump.set_defaults(handler=_bump)
 
     release = commands.add_parser("release", help="set staging's unlocked components to the catalog's latest")
     release.add_argument("environment", help="the staging environment")
     release.set_defaults(handler=_release)
 
-    for name, handler, text in (("lock", _lock, "hold a component at its version in an environment"),
-                                ("unlock", _unlock, "lift a lock")):
+    for name, handler, text in (
+        ("lock", _lock, "hold a component at its version in an environment"),
+        ("unlock", _unlock, "lift a lock"),
+    ):
         parser = commands.add_parser(name, help=text)
         parser.add_argument("component")
         parser.add_argument("--env", required=True, metavar="ENV", help="the environment (staging)")
@@ -165,7 +199,8 @@ def register(subparsers: Any) -> None:
     promote.add_argument("target", metavar="to-env")
     promote.set_defaults(handler=_promote)
 
-    rollback = commands.add_parser("rollback",
-                                   help="restore an environment's previous release file from git history")
+    rollback = commands.add_parser(
+        "rollback", help="restore an environment's previous release file from git history"
+    )
     rollback.add_argument("environment")
     rollback.set_defaults(handler=_rollback)

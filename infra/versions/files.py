@@ -1,4 +1,4 @@
-"""Where the version files live, how they are read (round-trip YAML, one-line errors) and written (atomically).
+"""Where the version files live, how they are read (round-trip YAML, one-line errors) and written atomically.
 
 Layout: ``<versions dir>/catalog.yaml`` and ``<versions dir>/releases/<environment>.yaml``. The directory is
 ``versions/`` at the repository root unless ``INFRA_VERSIONS_DIR`` names another (tests work on a copy).
@@ -58,7 +58,7 @@ def display(path: Path) -> str:
 def yaml() -> YAML:
     """The round-trip YAML instance: keeps comments, key order and quoting; refuses duplicate keys.
 
-    Its indentation matches the committed files, so loading and dumping an unchanged file gives the same bytes.
+    Its indentation matches the committed files: loading and dumping an unchanged file gives the same bytes.
     """
     handler = YAML(typ="rt")
     handler.preserve_quotes = True
@@ -79,7 +79,9 @@ def parse_text(text: str, source: str) -> Any:
         line = error.problem_mark.line + 1 if error.problem_mark else "?"
         key = re.search(r'duplicate key "([^"]*)"', error.problem or "")
         name = key.group(1) if key else "?"
-        raise ConfigError(f"{source}:{line}: duplicate key {name!r}; allowed: each key once per mapping") from None
+        raise ConfigError(
+            f"{source}:{line}: duplicate key {name!r}; allowed: each key once per mapping"
+        ) from None
     except MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else "?"
         problem = _one_line(error.problem or error.context or "syntax error")
@@ -97,8 +99,9 @@ def read_text(path: Path) -> str:
     except IsADirectoryError:
         raise ConfigError(f"{display(path)}: is a directory, not a file") from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{display(path)}: cannot read: not UTF-8 text ({error.reason} at byte "
-                          f"{error.start})") from None
+        raise ConfigError(
+            f"{display(path)}: cannot read: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     except OSError as error:
         raise ConfigError(f"{display(path)}: cannot read: {error.strerror or error}") from None
 
@@ -127,8 +130,9 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise ConfigError(f"{display(path)}: cannot write: {error.strerror or error}; the file is unchanged") \
-            from None
+        raise ConfigError(
+            f"{display(path)}: cannot write: {error.strerror or error}; the file is unchanged"
+        ) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -27,8 +27,9 @@ class Version:
 
 def _git(repository: Path, *args: str) -> str:
     try:
-        result = subprocess.run(["git", "-C", str(repository), *args], capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            ["git", "-C", str(repository), *args], capture_output=True, text=True, check=False
+        )
     except FileNotFoundError:
         raise ConfigError("rollback needs git, which is not installed or not on PATH") from None
     if result.returncode != 0:
@@ -43,8 +44,9 @@ def history(path: Path) -> tuple[Path, str, list[Version]]:
     try:
         root = Path(_git(directory, "rev-parse", "--show-toplevel").strip())
     except ConfigError:
-        raise ConfigError(f"{display(path)}: not inside a git repository; rollback restores versions from git "
-                          "history") from None
+        raise ConfigError(
+            f"{display(path)}: not inside a git repository; rollback restores versions from git history"
+        ) from None
     relative = path.resolve().relative_to(root.resolve()).as_posix()
     output = _git(root, "log", "--follow", "--format=%x00%H%x01%s", "--name-only", "--", relative)
     versions: list[Version] = []
@@ -63,13 +65,19 @@ def rollback(environment: str, *, directory: Path | None = None) -> list[str]:
     path = loader.release_path(environment)
     root, relative, versions = history(path)
     if _git(root, "status", "--porcelain", "--", relative).strip():
-        raise ConfigError(f"{display(path)}: has uncommitted changes; rollback restores the version before the "
-                          "last commit, so commit or discard them first (git diff / git restore)")
+        raise ConfigError(
+            f"{display(path)}: has uncommitted changes; rollback restores the version before the "
+            "last commit, so commit or discard them first (git diff / git restore)"
+        )
     if not versions:
-        raise ConfigError(f"{display(path)}: has no committed version in git history; nothing to roll back to")
+        raise ConfigError(
+            f"{display(path)}: has no committed version in git history; nothing to roll back to"
+        )
     if len(versions) < 2:
-        raise ConfigError(f"{display(path)}: no previous version in git history: its only version is commit "
-                          f"{versions[0].commit[:12]} ({versions[0].subject}); nothing to roll back to")
+        raise ConfigError(
+            f"{display(path)}: no previous version in git history: its only version is commit "
+            f"{versions[0].commit[:12]} ({versions[0].subject}); nothing to roll back to"
+        )
     current, previous = versions[0], versions[1]
     text = _git(root, "show", f"{previous.commit}:{previous.path}")
     before = loader.release(environment)
@@ -82,8 +90,14 @@ def rollback(environment: str, *, directory: Path | None = None) -> list[str]:
             message = f"{action} refused: {message}"
         raise ConfigError(message) from None
     changes = changes_between(before.components, after.components)
-    lines = [f"{environment}: restored {display(path)} as of commit {previous.commit[:12]} ({previous.subject}),",
-             f"  undoing commit {current.commit[:12]} ({current.subject}):"]
-    lines += [c.describe() for c in changes] or ["  (no version changes: only comments, order or locks differ)"]
-    lines.append(f"review it (git diff {relative}), then commit it; the {environment} pipeline applies the commit")
+    lines = [
+        f"{environment}: restored {display(path)} as of commit {previous.commit[:12]} ({previous.subject}),",
+        f"  undoing commit {current.commit[:12]} ({current.subject}):",
+    ]
+    lines += [c.describe() for c in changes] or [
+        "  (no version changes: only comments, order or locks differ)"
+    ]
+    lines.append(
+        f"review it (git diff {relative}), then commit it; the {environment} pipeline applies the commit"
+    )
     return lines

@@ -16,7 +16,7 @@ from infra.errors import ConfigError
 
 ComponentKind = Literal["platform", "service", "integration"]
 COMPONENT_KINDS: tuple[str, ...] = get_args(ComponentKind)
-# Kinds the company builds itself: their charts live in the company's registry and the image tag is always set.
+# Kinds the company builds itself: charts in the company's registry, image tag always set.
 OWN_KINDS: frozenset[str] = frozenset({"service", "integration"})
 
 # Stands for the container registry's login server (e.g. crnwtdev1a2b.azurecr.io) in a catalog repository;
@@ -71,7 +71,9 @@ def check_image_tag(value: Any, where: str) -> str:
 
 def check_component_name(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _COMPONENT.match(value):
-        raise fail(where, value, "a lowercase DNS label of at most 53 characters (it is the Helm release name)")
+        raise fail(
+            where, value, "a lowercase DNS label of at most 53 characters (it is the Helm release name)"
+        )
     return value
 
 
@@ -112,6 +114,7 @@ class CatalogComponent:
 
     def validate(self, where: str, at: Callable[[str], str] | None = None) -> None:
         """Check every field; ``where`` names the entry, ``at(field)`` (optional) the field's own position."""
+
         def w(name: str) -> str:
             return at(name) if at else f"{where}.{name}"
 
@@ -121,17 +124,24 @@ class CatalogComponent:
         if not isinstance(self.chart, str) or not _CHART.match(self.chart):
             raise fail(w("chart"), self.chart, "a chart name: lowercase letters, digits, '.', '_', '-'")
         if not isinstance(self.repository, str) or not _REPOSITORY.match(self.repository):
-            raise fail(w("repository"), self.repository,
-                       "https://<helm repository> or oci://<registry>/<path>, where the host may be {registry} "
-                       "(the environment's container registry)")
+            raise fail(
+                w("repository"),
+                self.repository,
+                "https://<helm repository> or oci://<registry>/<path>, where the host may be {registry} "
+                "(the environment's container registry)",
+            )
         if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
             raise fail(w("namespace"), self.namespace, "a Kubernetes namespace (lowercase DNS label)")
         check_version(self.version, w("version"))
         if self.image_tag is not None:
             check_image_tag(self.image_tag, w("image_tag"))
         elif self.kind in OWN_KINDS:
-            raise fail(f"{where}.image_tag", None, f"an image tag: {self.kind} components are built by the "
-                       "company and always name the image they run")
+            raise fail(
+                f"{where}.image_tag",
+                None,
+                f"an image tag: {self.kind} components are built by the "
+                "company and always name the image they run",
+            )
 
 
 @dataclass(frozen=True)
@@ -146,8 +156,10 @@ class Catalog:
         """The catalog entry ``name``; ConfigError naming ``where`` (the asking entry) when it is unknown."""
         found = self.components.get(name)
         if found is None:
-            raise ConfigError(f"{where}: unknown component {name!r}: not in {self.source}; allowed: "
-                              f"{', '.join(self.components)}")
+            raise ConfigError(
+                f"{where}: unknown component {name!r}: not in {self.source}; allowed: "
+                f"{', '.join(self.components)}"
+            )
         return found
 
 
@@ -183,8 +195,10 @@ class ResolvedComponent:
         if not self.uses_registry:
             return self.repository
         if not registry or not _LOGIN_SERVER.match(registry):
-            raise ValueError(f"component {self.name!r}: repository {self.repository!r} needs registry = a "
-                             f"container registry login server such as 'crnwtdev1a2b.azurecr.io', got {registry!r}")
+            raise ValueError(
+                f"component {self.name!r}: repository {self.repository!r} needs registry = a "
+                f"container registry login server such as 'crnwtdev1a2b.azurecr.io', got {registry!r}"
+            )
         return self.repository.replace(REGISTRY_PLACEHOLDER, registry)
 
     @property
@@ -211,7 +225,7 @@ class Release:
         return {name: component.version for name, component in self.components.items()}
 
     def image_tags(self) -> dict[str, str]:
-        """{component: image tag} for the components that set one (the others run their chart's appVersion)."""
+        """{component: image tag} for the components that set one (the others run the chart's appVersion)."""
         return {name: c.image_tag for name, c in self.components.items() if c.image_tag is not None}
 
 

@@ -47,20 +47,26 @@ class Change:
     after: Pin | None
 
     def describe(self) -> str:
-        show_image = (self.before is not None and self.after is not None and self.before[0] == self.after[0])
+        show_image = self.before is not None and self.after is not None and self.before[0] == self.after[0]
         if self.before is None:
             return f"+ {self.component} {describe_pin(self.after)}"
         if self.after is None:
             return f"- {self.component} {describe_pin(self.before)}"
-        return (f"  {self.component}: {describe_pin(self.before, show_image=show_image)} → "
-                f"{describe_pin(self.after, show_image=show_image)}")
+        return (
+            f"  {self.component}: {describe_pin(self.before, show_image=show_image)} → "
+            f"{describe_pin(self.after, show_image=show_image)}"
+        )
 
 
-def changes_between(before: Mapping[str, ResolvedComponent], after: Mapping[str, ResolvedComponent]) -> list[Change]:
-    """What differs from ``before`` to ``after`` (version or image tag), in ``before``'s order, then additions."""
-    changes = [Change(name, component.pin, after[name].pin if name in after else None)
-               for name, component in before.items()
-               if name not in after or after[name].pin != component.pin]
+def changes_between(
+    before: Mapping[str, ResolvedComponent], after: Mapping[str, ResolvedComponent]
+) -> list[Change]:
+    """Components whose version or image tag differ: in ``before``'s order, then the additions."""
+    changes = [
+        Change(name, component.pin, after[name].pin if name in after else None)
+        for name, component in before.items()
+        if name not in after or after[name].pin != component.pin
+    ]
     changes += [Change(name, None, component.pin) for name, component in after.items() if name not in before]
     return changes
 
@@ -79,15 +85,19 @@ def refuse_locked(before: Release, after: Release, action: str) -> None:
         if new is None:
             problems.append(f"{name} (locked at {describe_pin(old.pin)}) would be removed")
         elif new.pin != old.pin:
-            problems.append(f"{name} (locked at {describe_pin(old.pin)}) would change to {describe_pin(new.pin)}")
+            problems.append(
+                f"{name} (locked at {describe_pin(old.pin)}) would change to {describe_pin(new.pin)}"
+            )
         elif name not in after.locked:
             problems.append(f"{name} (locked at {describe_pin(old.pin)}) would lose its lock")
         else:
             continue
         names.append(name)
     if problems:
-        raise ConfigError(f"{before.source}: {action} refused, locked in {before.environment}: "
-                          f"{'; '.join(problems)}; lift the lock first: {_unlock_hint(names, before.environment)}")
+        raise ConfigError(
+            f"{before.source}: {action} refused, locked in {before.environment}: "
+            f"{'; '.join(problems)}; lift the lock first: {_unlock_hint(names, before.environment)}"
+        )
 
 
 def commit(loader: Loader, path: Path, text: str, *, action: str, check_locks: bool = True) -> Loader:
@@ -145,17 +155,28 @@ def _own_list(loader: Loader, environment: str, command: str) -> None:
     """Refuse ``command`` on an environment whose release file follows another."""
     file = loader.file(environment)
     if file.follows is not None:
-        how = ("bump the catalog (infra versions bump) or pin it in its release file"
-               if file.follows == FOLLOWS_CATALOG else
-               f"promote into {file.follows}, or pin versions in {file.source}")
-        raise ConfigError(f"{file.source}: {command} works on an environment that lists its own versions; "
-                          f"{environment} follows {file.follows}: {how}")
+        how = (
+            "bump the catalog (infra versions bump) or pin it in its release file"
+            if file.follows == FOLLOWS_CATALOG
+            else f"promote into {file.follows}, or pin versions in {file.source}"
+        )
+        raise ConfigError(
+            f"{file.source}: {command} works on an environment that lists its own versions; "
+            f"{environment} follows {file.follows}: {how}"
+        )
 
 
 # --- bump ------------------------------------------------------------------------------------------------
 
-def bump(component: str, version: str, *, image_tag: str | None = None, allow_downgrade: bool = False,
-         directory: Path | None = None) -> list[str]:
+
+def bump(
+    component: str,
+    version: str,
+    *,
+    image_tag: str | None = None,
+    allow_downgrade: bool = False,
+    directory: Path | None = None,
+) -> list[str]:
     """Record ``version`` (and image tag) as the catalog's latest for ``component``."""
     loader = Loader(directory)
     loader.releases()
@@ -168,11 +189,15 @@ def bump(component: str, version: str, *, image_tag: str | None = None, allow_do
         image_tag = version  # the service pipelines tag chart and image alike
     if current.version.startswith("v") != version.startswith("v"):
         style = "with" if current.version.startswith("v") else "without"
-        raise ConfigError(f"bump {component}: version = {version!r}; allowed: a version written {style} a leading "
-                          f"'v', like the catalog's {current.version} (Helm matches chart versions exactly)")
+        raise ConfigError(
+            f"bump {component}: version = {version!r}; allowed: a version written {style} a leading "
+            f"'v', like the catalog's {current.version} (Helm matches chart versions exactly)"
+        )
     if version_key(version) < version_key(current.version) and not allow_downgrade:
-        raise ConfigError(f"bump {component}: version {version} is lower than the catalog's {current.version}; "
-                          "allowed: a newer version (pass --allow-downgrade to record an older one on purpose)")
+        raise ConfigError(
+            f"bump {component}: version {version} is lower than the catalog's {current.version}; "
+            "allowed: a newer version (pass --allow-downgrade to record an older one on purpose)"
+        )
     before, after = (current.version, current.image_tag), (version, image_tag)
     if before == after:
         return [f"catalog: {component} is already at {describe_pin(after)}; nothing to do"]
@@ -183,16 +208,22 @@ def bump(component: str, version: str, *, image_tag: str | None = None, allow_do
     notes: list[str] = []
     if image_tag is None:
         if body.pop("image_tag", None) is not None:
-            notes.append(f"note: dropped the image_tag override {current.image_tag}; {component} now runs its "
-                         "chart's appVersion (pass --image-tag to set one)")
+            notes.append(
+                f"note: dropped the image_tag override {current.image_tag}; {component} now runs its "
+                "chart's appVersion (pass --image-tag to set one)"
+            )
     elif "image_tag" in body:
         body["image_tag"] = image_tag
     else:
         body.insert(list(body).index("version") + 1, "image_tag", image_tag)
     commit(loader, path, render(document), action=f"bump {component}")
-    followers = [name for name, release in loader.releases().items()
-                 if release.follows == FOLLOWS_CATALOG and component in release.components
-                 and release.components[component].source == FOLLOWS_CATALOG]
+    followers = [
+        name
+        for name, release in loader.releases().items()
+        if release.follows == FOLLOWS_CATALOG
+        and component in release.components
+        and release.components[component].source == FOLLOWS_CATALOG
+    ]
     lines = [f"catalog: {component} {describe_pin(before)} → {describe_pin(after)} ({display(path)})", *notes]
     if followers:
         lines.append(f"follows the catalog, gets it on its next deployment: {', '.join(followers)}")
@@ -202,16 +233,21 @@ def bump(component: str, version: str, *, image_tag: str | None = None, allow_do
 
 # --- release staging ---------------------------------------------------------------------------------------
 
+
 def release(environment: str, *, directory: Path | None = None) -> list[str]:
     """Set every unlocked component of a staging environment to the catalog's latest; locked ones stay."""
     loader = Loader(directory)
     loader.releases()
     kind = _registry_kind(environment)
     if kind != "staging":
-        how = {"dev": "it follows the catalog: infra versions bump",
-               "production": f"it takes what QA approved: infra versions promote staging {environment}"}
-        raise ConfigError(f"release resolves staging environments only; {environment!r} is a {kind} environment"
-                          f"{': ' + how[kind] if kind in how else ''}")
+        how = {
+            "dev": "it follows the catalog: infra versions bump",
+            "production": f"it takes what QA approved: infra versions promote staging {environment}",
+        }
+        raise ConfigError(
+            f"release resolves staging environments only; {environment!r} is a {kind} environment"
+            f"{': ' + how[kind] if kind in how else ''}"
+        )
     _own_list(loader, environment, "release")
     file = loader.file(environment)
     catalog = loader.catalog
@@ -225,8 +261,10 @@ def release(environment: str, *, directory: Path | None = None) -> list[str]:
         assert current is not None
         if name in file.locked:
             if current.pin != latest:
-                kept.append(f"  {name}: kept at {describe_pin(current.pin)} (locked; catalog has "
-                            f"{describe_pin(latest)}; lift with infra versions unlock {name} --env {environment})")
+                kept.append(
+                    f"  {name}: kept at {describe_pin(current.pin)} (locked; catalog has "
+                    f"{describe_pin(latest)}; lift with infra versions unlock {name} --env {environment})"
+                )
             continue
         if current.pin != latest:
             set_entry(components, name, latest)
@@ -236,11 +274,16 @@ def release(environment: str, *, directory: Path | None = None) -> list[str]:
         return [f"{environment}: already at the catalog's latest for every unlocked component", *kept]
     after = commit(loader, path, text, action=f"release {environment}").release(environment)
     changes = changes_between(before.components, after.components)
-    return [f"{environment} ← catalog ({display(path)}):", *(c.describe() for c in changes), *kept,
-            f"review and commit {display(path)}; the {environment} pipeline (manual) deploys it"]
+    return [
+        f"{environment} ← catalog ({display(path)}):",
+        *(c.describe() for c in changes),
+        *kept,
+        f"review and commit {display(path)}; the {environment} pipeline (manual) deploys it",
+    ]
 
 
 # --- lock / unlock -----------------------------------------------------------------------------------------
+
 
 def lock(component: str, environment: str, *, directory: Path | None = None) -> list[str]:
     loader = Loader(directory)
@@ -249,8 +292,10 @@ def lock(component: str, environment: str, *, directory: Path | None = None) -> 
     file = loader.file(environment)
     loader.catalog.component(component, where=f"lock {component}")
     if component not in file.entries:
-        raise ConfigError(f"{file.source}: cannot lock {component!r}: {environment} does not run it; allowed: "
-                          f"{', '.join(file.entries)}")
+        raise ConfigError(
+            f"{file.source}: cannot lock {component!r}: {environment} does not run it; allowed: "
+            f"{', '.join(file.entries)}"
+        )
     pin = loader.release(environment).components[component].pin
     if component in file.locked:
         return [f"{environment}: {component} is already locked at {describe_pin(pin)}; nothing to do"]
@@ -262,8 +307,10 @@ def lock(component: str, environment: str, *, directory: Path | None = None) -> 
         document["locked"] = locked
     locked.append(component)
     commit(loader, path, render(document), action=f"lock {component}")
-    return [f"{environment}: locked {component} at {describe_pin(pin)} ({display(path)}); release, promote "
-            f"and rollback now keep it; lift with: infra versions unlock {component} --env {environment}"]
+    return [
+        f"{environment}: locked {component} at {describe_pin(pin)} ({display(path)}); release, promote "
+        f"and rollback now keep it; lift with: infra versions unlock {component} --env {environment}"
+    ]
 
 
 def unlock(component: str, environment: str, *, directory: Path | None = None) -> list[str]:
@@ -280,8 +327,10 @@ def unlock(component: str, environment: str, *, directory: Path | None = None) -
     sequence = document["locked"]
     del sequence[list(sequence).index(component)]
     commit(loader, path, render(document), action=f"unlock {component}", check_locks=False)
-    return [f"{environment}: unlocked {component} ({display(path)}); the next `infra versions release "
-            f"{environment}` moves it to the catalog's latest"]
+    return [
+        f"{environment}: unlocked {component} ({display(path)}); the next `infra versions release "
+        f"{environment}` moves it to the catalog's latest"
+    ]
 
 
 # --- promote -----------------------------------------------------------------------------------------------
@@ -293,7 +342,9 @@ PROMOTE_SOURCES = {"production": ("staging", "production"), "enterprise": ("stag
 def promote(source: str, target: str, *, directory: Path | None = None) -> list[str]:
     """Make ``target``'s release exactly ``source``'s resolved release; print the changes."""
     if source == target:
-        raise ConfigError(f"promote: source and target are both {source!r}; allowed: two different environments")
+        raise ConfigError(
+            f"promote: source and target are both {source!r}; allowed: two different environments"
+        )
     loader = Loader(directory)
     loader.releases()
     origin = loader.release(source)
@@ -301,8 +352,10 @@ def promote(source: str, target: str, *, directory: Path | None = None) -> list[
     source_kind, target_kind = _registry_kind(source), _registry_kind(target)
     allowed = PROMOTE_SOURCES.get(target_kind)
     if allowed is not None and source_kind not in allowed:
-        raise ConfigError(f"promote {source} {target}: {target} is a {target_kind} environment and takes versions "
-                          f"from {' or '.join(allowed)} environments only; {source} is a {source_kind} environment")
+        raise ConfigError(
+            f"promote {source} {target}: {target} is a {target_kind} environment and takes versions "
+            f"from {' or '.join(allowed)} environments only; {source} is a {source_kind} environment"
+        )
     path = loader.release_path(target)
     document = loader.document(path)
     components = document["components"]
@@ -315,11 +368,16 @@ def promote(source: str, target: str, *, directory: Path | None = None) -> list[
         set_entry(components, name, component.pin, position=min(position, len(components)))
     before = loader.release(target)
     # Locks first, with the lock's own message (the commit below would also refuse, less clearly).
-    refuse_locked(before, dataclasses.replace(before, components=origin.components), f"promote {source} {target}")
+    refuse_locked(
+        before, dataclasses.replace(before, components=origin.components), f"promote {source} {target}"
+    )
     text = render(document)
     changes = changes_between(before.components, origin.components)
     if not changes:
         return [f"{target} already runs exactly what {source} runs; nothing to do"]
     commit(loader, path, text, action=f"promote {source} {target}")
-    return [f"{target} ← {source} ({display(path)}):", *(c.describe() for c in changes),
-            f"review and commit {display(path)}; the {target} pipeline deploys it after its approval"]
+    return [
+        f"{target} ← {source} ({display(path)}):",
+        *(c.describe() for c in changes),
+        f"review and commit {display(path)}; the {target} pipeline deploys it after its approval",
+    ]

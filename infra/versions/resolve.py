@@ -105,8 +105,10 @@ def _at_item(source: str, sequence: Any, index: int) -> str:
 
 def _top_mapping(document: Any, source: str, allowed: tuple[str, ...], required: str) -> CommentedMap:
     if not isinstance(document, CommentedMap):
-        raise ConfigError(f"{source}: top level is {type(document).__name__ if document is not None else 'empty'}"
-                          f"; allowed: a mapping with {required!r}")
+        raise ConfigError(
+            f"{source}: top level is {type(document).__name__ if document is not None else 'empty'}"
+            f"; allowed: a mapping with {required!r}"
+        )
     for key in document:
         if key not in allowed:
             raise fail(f"{_at(source, document, key)}: key", key, ", ".join(allowed))
@@ -120,8 +122,11 @@ def parse_catalog(document: Any, source: str) -> Catalog:
     top = _top_mapping(document, source, CATALOG_KEYS, "components")
     components = top["components"]
     if not isinstance(components, CommentedMap) or not components:
-        raise fail(f"{_at(source, top, 'components')}: components", components,
-                   "a non-empty mapping component → {kind, chart, repository, namespace, version, image_tag}")
+        raise fail(
+            f"{_at(source, top, 'components')}: components",
+            components,
+            "a non-empty mapping component → {kind, chart, repository, namespace, version, image_tag}",
+        )
     result: dict[str, CatalogComponent] = {}
     for name, body in components.items():
         where = f"{_at(source, components, name)}: components.{name}"
@@ -130,26 +135,39 @@ def parse_catalog(document: Any, source: str) -> Catalog:
             raise fail(where, body, "a mapping with " + ", ".join(COMPONENT_KEYS))
         for key in body:
             if key not in COMPONENT_KEYS:
-                raise fail(f"{_at(source, body, key)}: components.{name}: key", key, ", ".join(COMPONENT_KEYS))
+                raise fail(
+                    f"{_at(source, body, key)}: components.{name}: key", key, ", ".join(COMPONENT_KEYS)
+                )
         missing = [key for key in COMPONENT_REQUIRED if key not in body]
         if missing:
-            raise ConfigError(f"{where}: missing {', '.join(missing)}; required: {', '.join(COMPONENT_REQUIRED)}")
+            raise ConfigError(
+                f"{where}: missing {', '.join(missing)}; required: {', '.join(COMPONENT_REQUIRED)}"
+            )
         component = CatalogComponent(
-            name=name, kind=body["kind"], chart=body["chart"], repository=body["repository"],
-            namespace=body["namespace"], version=body["version"], image_tag=body.get("image_tag"),
+            name=name,
+            kind=body["kind"],
+            chart=body["chart"],
+            repository=body["repository"],
+            namespace=body["namespace"],
+            version=body["version"],
+            image_tag=body.get("image_tag"),
             description=str(body.get("description") or ""),
         )
-        component.validate(where, lambda key, body=body, name=name: (
-            f"{_at(source, body, key)}: components.{name}.{key}"))
+        component.validate(
+            where, lambda key, body=body, name=name: f"{_at(source, body, key)}: components.{name}.{key}"
+        )
         result[name] = component
     return Catalog(source=source, components=result)
 
 
-def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows: str | None,
-                 source: str) -> Entry | None:
+def _parse_entry(
+    value: Any, where: str, component: CatalogComponent, *, follows: str | None, source: str
+) -> Entry | None:
     if value is None:
         if follows is None:
-            raise fail(where, None, ENTRY_ALLOWED + " (an empty entry means 'follow', which needs `follows:`)")
+            raise fail(
+                where, None, ENTRY_ALLOWED + " (an empty entry means 'follow', which needs `follows:`)"
+            )
         return None
     if isinstance(value, CommentedMap):
         for key in value:
@@ -158,7 +176,9 @@ def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows
         if "version" not in value:
             raise ConfigError(f"{where}: missing 'version'; allowed: {ENTRY_ALLOWED}")
         name = component.name
-        version = check_version(value["version"], f"{_at(source, value, 'version')}: components.{name}.version")
+        version = check_version(
+            value["version"], f"{_at(source, value, 'version')}: components.{name}.version"
+        )
         image_tag = value.get("image_tag")
         if image_tag is not None:
             check_image_tag(image_tag, f"{_at(source, value, 'image_tag')}: components.{name}.image_tag")
@@ -167,8 +187,12 @@ def _parse_entry(value: Any, where: str, component: CatalogComponent, *, follows
     else:
         raise fail(where, value, ENTRY_ALLOWED)
     if image_tag is None and component.kind in OWN_KINDS:
-        raise fail(f"{where}.image_tag", None, f"an image tag: {component.name} is a {component.kind} component "
-                   f"(write {{version: {version}, image_tag: <tag>}})")
+        raise fail(
+            f"{where}.image_tag",
+            None,
+            f"an image tag: {component.name} is a {component.kind} component "
+            f"(write {{version: {version}, image_tag: <tag>}})",
+        )
     return Entry(version=str(version), image_tag=image_tag)
 
 
@@ -194,14 +218,18 @@ def parse_release(environment: str, document: Any, source: str, catalog: Catalog
     top = _top_mapping(document, source, RELEASE_KEYS, "components")
     follows = top.get("follows")
     if "follows" in top and (not isinstance(follows, str) or not follows or follows == environment):
-        raise fail(f"{_at(source, top, 'follows')}: follows", follows,
-                   "'catalog' or the name of another environment")
+        raise fail(
+            f"{_at(source, top, 'follows')}: follows", follows, "'catalog' or the name of another environment"
+        )
     components = top["components"]
     if components is None:
         components = CommentedMap()
     if not isinstance(components, CommentedMap):
-        raise fail(f"{_at(source, top, 'components')}: components", components,
-                   "a mapping component → version (or {version, image_tag})")
+        raise fail(
+            f"{_at(source, top, 'components')}: components",
+            components,
+            "a mapping component → version (or {version, image_tag})",
+        )
     entries: dict[str, Entry | None] = {}
     where_of: dict[str, str] = {}
     for name, value in components.items():
@@ -215,28 +243,52 @@ def parse_release(environment: str, document: Any, source: str, catalog: Catalog
         catalog.component(name, where=f"{_at(source, top, 'exclude')}: exclude")
     locked = _parse_names(top, "locked", source)
     if exclude and (follows is None or follows == FOLLOWS_CATALOG):
-        raise ConfigError(f"{_at(source, top, 'exclude')}: exclude is allowed only with `follows: <environment>`"
-                          "; without it, list only the components the environment runs")
+        raise ConfigError(
+            f"{_at(source, top, 'exclude')}: exclude is allowed only with `follows: <environment>`"
+            "; without it, list only the components the environment runs"
+        )
     for name in exclude:
         if name in entries:
-            raise ConfigError(f"{_at(source, top, 'exclude')}: component {name!r} is both excluded and listed "
-                              "under components; allowed: one of the two")
+            raise ConfigError(
+                f"{_at(source, top, 'exclude')}: component {name!r} is both excluded and listed "
+                "under components; allowed: one of the two"
+            )
     if locked and follows is not None:
-        raise ConfigError(f"{_at(source, top, 'locked')}: locked is allowed only in an environment that lists "
-                          f"its own versions (this one follows {follows!r})")
+        raise ConfigError(
+            f"{_at(source, top, 'locked')}: locked is allowed only in an environment that lists "
+            f"its own versions (this one follows {follows!r})"
+        )
     for name in locked:
         if name not in entries:
-            raise ConfigError(f"{_at(source, top, 'locked')}: locked component {name!r} is not under "
-                              f"components; allowed: {', '.join(entries) or 'none'}")
-    return ReleaseFile(environment=environment, source=source, follows=follows, entries=entries,
-                       exclude=exclude, locked=locked, where=where_of)
+            raise ConfigError(
+                f"{_at(source, top, 'locked')}: locked component {name!r} is not under "
+                f"components; allowed: {', '.join(entries) or 'none'}"
+            )
+    return ReleaseFile(
+        environment=environment,
+        source=source,
+        follows=follows,
+        entries=entries,
+        exclude=exclude,
+        locked=locked,
+        where=where_of,
+    )
 
 
-def _resolved(component: CatalogComponent, pin: tuple[str, str | None], *, source: str,
-              locked: bool = False) -> ResolvedComponent:
-    return ResolvedComponent(name=component.name, kind=component.kind, chart=component.chart,
-                             repository=component.repository, version=pin[0], image_tag=pin[1],
-                             namespace=component.namespace, source=source, locked=locked)
+def _resolved(
+    component: CatalogComponent, pin: tuple[str, str | None], *, source: str, locked: bool = False
+) -> ResolvedComponent:
+    return ResolvedComponent(
+        name=component.name,
+        kind=component.kind,
+        chart=component.chart,
+        repository=component.repository,
+        version=pin[0],
+        image_tag=pin[1],
+        namespace=component.namespace,
+        source=source,
+        locked=locked,
+    )
 
 
 class Loader:
@@ -273,15 +325,17 @@ class Loader:
         path = release_path(self.directory, environment)
         if path not in self.overrides and not path.exists():
             known = ", ".join(self.environments()) or "none"
-            raise ConfigError(f"unknown environment {environment!r}: no release file {display(path)}; "
-                              f"known: {known}")
+            raise ConfigError(
+                f"unknown environment {environment!r}: no release file {display(path)}; known: {known}"
+            )
         return path
 
     def file(self, environment: str) -> ReleaseFile:
         if environment not in self._files:
             path = self.release_path(environment)
-            self._files[environment] = parse_release(environment, self.document(path), display(path),
-                                                     self.catalog)
+            self._files[environment] = parse_release(
+                environment, self.document(path), display(path), self.catalog
+            )
         return self._files[environment]
 
     def release(self, environment: str, _chain: tuple[str, ...] = ()) -> Release:
@@ -293,14 +347,16 @@ class Loader:
         if file.follows is None:
             for name, entry in file.entries.items():
                 assert entry is not None  # parse_release refuses empty entries without `follows`
-                components[name] = _resolved(catalog.components[name], entry.pin, source=environment,
-                                             locked=name in file.locked)
+                components[name] = _resolved(
+                    catalog.components[name], entry.pin, source=environment, locked=name in file.locked
+                )
         elif file.follows == FOLLOWS_CATALOG:
             for name, entry in file.entries.items():
                 component = catalog.components[name]
                 if entry is None:
-                    components[name] = _resolved(component, (component.version, component.image_tag),
-                                                 source=FOLLOWS_CATALOG)
+                    components[name] = _resolved(
+                        component, (component.version, component.image_tag), source=FOLLOWS_CATALOG
+                    )
                 else:
                     components[name] = _resolved(component, entry.pin, source=environment)
         else:
@@ -311,12 +367,19 @@ class Loader:
             for name, entry in file.entries.items():
                 if entry is None:
                     if name not in base.components:
-                        raise ConfigError(f"{file.where[name]}: has no version and {file.follows} does not run "
-                                          "it; allowed: a version (a pin) for a component of its own")
+                        raise ConfigError(
+                            f"{file.where[name]}: has no version and {file.follows} does not run "
+                            "it; allowed: a version (a pin) for a component of its own"
+                        )
                     continue
                 components[name] = _resolved(catalog.components[name], entry.pin, source=environment)
-        release = Release(environment=environment, components=components, source=file.source,
-                          follows=file.follows, locked=frozenset(file.locked))
+        release = Release(
+            environment=environment,
+            components=components,
+            source=file.source,
+            follows=file.follows,
+            locked=frozenset(file.locked),
+        )
         self._releases[environment] = release
         return release
 
@@ -324,13 +387,18 @@ class Loader:
         assert file.follows is not None
         chain = (*chain, file.environment)
         if file.follows in chain:
-            cycle = " → ".join((*chain[chain.index(file.follows):], file.follows))
-            raise ConfigError(f"{file.source}: follows = {file.follows!r} makes a cycle ({cycle}); allowed: "
-                              "'catalog' or an environment that does not follow back")
+            cycle = " → ".join((*chain[chain.index(file.follows) :], file.follows))
+            raise ConfigError(
+                f"{file.source}: follows = {file.follows!r} makes a cycle ({cycle}); allowed: "
+                "'catalog' or an environment that does not follow back"
+            )
         known = self.environments()
         if file.follows not in known and release_path(self.directory, file.follows) not in self.overrides:
-            raise fail(f"{file.source}: follows", file.follows,
-                       f"'catalog' or an environment with a release file ({', '.join(known)})")
+            raise fail(
+                f"{file.source}: follows",
+                file.follows,
+                f"'catalog' or an environment with a release file ({', '.join(known)})",
+            )
         return self.release(file.follows, chain)
 
     def releases(self) -> dict[str, Release]:
@@ -358,7 +426,9 @@ def load_releases(registry: Registry | None = None, directory: Path | None = Non
     return releases
 
 
-def check_registry(releases: Mapping[str, Release], registry: Registry, directory: Path | None = None) -> None:
+def check_registry(
+    releases: Mapping[str, Release], registry: Registry, directory: Path | None = None
+) -> None:
     """Cross-check releases and environment definitions: one release file per environment (none for the
     bootstrap stack), no service components where ``deploy_product`` is off, integrations only in
     enterprise environments."""
@@ -366,19 +436,27 @@ def check_registry(releases: Mapping[str, Release], registry: Registry, director
     names = [e.name for e in registry.environments]
     for environment in names:
         if environment not in releases:
-            raise ConfigError(f"environment {environment!r} has no release file "
-                              f"{display(release_path(directory, environment))}; every environment needs one")
+            raise ConfigError(
+                f"environment {environment!r} has no release file "
+                f"{display(release_path(directory, environment))}; every environment needs one"
+            )
     for environment, release in releases.items():
         if environment not in names:
             allowed = ", ".join(names)
-            raise ConfigError(f"{release.source}: no environment {environment!r} is defined in environments/ "
-                              f"(the bootstrap stack deploys no components); allowed: {allowed}")
+            raise ConfigError(
+                f"{release.source}: no environment {environment!r} is defined in environments/ "
+                f"(the bootstrap stack deploys no components); allowed: {allowed}"
+            )
         settings = registry.get(environment)
         for component in release.components.values():
             if component.kind == "service" and not settings.deploy_product:
-                raise ConfigError(f"{release.source}: runs service {component.name!r} but environment "
-                                  f"{environment!r} sets deploy_product=False; allowed: no service components")
+                raise ConfigError(
+                    f"{release.source}: runs service {component.name!r} but environment "
+                    f"{environment!r} sets deploy_product=False; allowed: no service components"
+                )
             if component.kind == "integration" and settings.kind != "enterprise":
-                raise ConfigError(f"{release.source}: runs integration {component.name!r} in {settings.kind} "
-                                  f"environment {environment!r}; allowed: integrations only in enterprise "
-                                  "(customer-dedicated) environments")
+                raise ConfigError(
+                    f"{release.source}: runs integration {component.name!r} in {settings.kind} "
+                    f"environment {environment!r}; allowed: integrations only in enterprise "
+                    "(customer-dedicated) environments"
+                )
