@@ -166,6 +166,10 @@ class AksCluster(Construct):
         if node_os_upgrade_channel not in NODE_OS_UPGRADE_CHANNELS:
             raise ValueError(f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r}; allowed: "
                              f"{', '.join(NODE_OS_UPGRADE_CHANNELS)}")
+        if automatic_upgrade_channel == "node-image" and node_os_upgrade_channel != "NodeImage":
+            raise ValueError(f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r} with "
+                             "automatic_upgrade_channel 'node-image'; allowed: NodeImage (AKS requires the two "
+                             "to agree)")
         if kubernetes_version is not None and not _MINOR_VERSION.match(kubernetes_version):
             raise ValueError(f"AksCluster kubernetes_version = {kubernetes_version!r}; allowed: a minor version "
                              "such as '1.32' (the upgrade channel applies patches; a pinned patch would drift)")

@@ -1,0 +1,117 @@
+"""KeyVault: RBAC only, purge protection as asked, a deny-by-default firewall, role grants."""
+
+from __future__ import annotations
+
+import pytest
+
+from building_blocks.key_vault import KeyVault
+from tests.blocks.azure_helpers import SUBNET_ID, TENANT, children, only, synth
+
+
+def vault(stack, **overrides):
+    return KeyVault(stack, "key_vault", name="kv-nwt-test-1234", resource_group_name="rg", location="westeurope",
+                    tenant_id=TENANT, deployer_object_id="deployer-object-id", **overrides)
+
+
+def test_required_inputs_make_an_rbac_vault_with_purge_protection_and_a_closed_firewall():
+    out = synth(vault)
+    body = only(out, "azurerm_key_vault")
+    assert body["rbac_authorization_enabled"] is True
+    assert "enable_rbac_authorization" not in body  # the deprecated name is not used
+    assert "access_policy" not in body
+    assert body["purge_protection_enabled"] is True
+    assert body["soft_delete_retention_days"] == 90
+    assert body["sku_name"] == "standard"
+    assert body["network_acls"] == {"default_action": "Deny", "bypass": "AzureServices", "ip_rules": [],
+                                    "virtual_network_subnet_ids": []}
+    assert (body["enabled_for_deployment"], body["enabled_for_disk_encryption"],
+            body["enabled_for_template_deployment"]) == (False, False, False)
+
+
+def test_the_deployer_is_secrets_officer_on_the_vault():
+    grant = only(synth(vault), "azurerm_role_assignment")
+    assert grant["role_definition_name"] == "Key Vault Secrets Officer"
+    assert grant["principal_id"] == "deployer-object-id"
+    assert "principal_type" not in grant  # a user locally, a service principal in the pipeline
+    assert grant["scope"].startswith("${azurerm_key_vault.") and grant["scope"].endswith(".id}")
+
+
+def test_firewall_admits_the_given_ranges_and_subnets_and_single_addresses_drop_the_prefix():
+    body = only(synth(lambda s: vault(s, allowed_ip_ranges=["203.0.113.0/24", "198.51.100.7/32"],
+                                      allowed_subnet_ids=[SUBNET_ID])), "azurerm_key_vault")
+    assert body["network_acls"]["ip_rules"] == ["203.0.113.0/24", "198.51.100.7"]
+    assert body["network_acls"]["virtual_network_subnet_ids"] == [SUBNET_ID]
+    assert body["network_acls"]["default_action"] == "Deny"
+
+
+def test_purge_protection_can_be_off_for_dev():
+    body = only(synth(lambda s: vault(s, purge_protection=False, soft_delete_retention_days=7)), "azurerm_key_vault")
+    assert (body["purge_protection_enabled"], body["soft_delete_retention_days"]) == (False, 7)
+
+
+def test_grant_secrets_user_reads_and_officer_writes():
+    def build(stack):
+        block = vault(stack)
+        block.grant_secrets_user("csi", "csi-object-id")
+        block.grant_secrets_officer("rotator", "rotator-object-id")
+
+    grants = children(synth(build), "azurerm_role_assignment", "key_vault")
+    assert {key: (g["role_definition_name"], g["principal_id"], g.get("principal_type"))
+            for key, g in grants.items()} == {
+        "role_deployer": ("Key Vault Secrets Officer", "deployer-object-id", None),
+        "role_csi": ("Key Vault Secrets User", "csi-object-id", "ServicePrincipal"),
+        "role_rotator": ("Key Vault Secrets Officer", "rotator-object-id", "ServicePrincipal"),
+    }
+
+
+# --- one test per error ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"soft_delete_retention_days": 6}, r"soft_delete_retention_days = 6; allowed: an integer from 7 to 90"),
+    ({"allowed_ip_ranges": ["2001:db8::/32"]}, r"allowed_ip_ranges entry '2001:db8::/32'; allowed: IPv4"),
+    ({"allowed_ip_ranges": ["203.0.113.0/31"]}, r"allowed_ip_ranges entry '203.0.113.0/31'; allowed: a prefix up"),
+    ({"allowed_ip_ranges": ["203.0.113.7", "203.0.113.7/32"]}, r"allowed: each range once"),
+])
+def test_bad_props_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        synth(lambda s: vault(s, **overrides))
+
+
+def test_a_grant_id_is_used_once():
+    with pytest.raises(ValueError, match=r"grant id 'deployer' is already used"):
+        synth(lambda s: vault(s).grant_secrets_user("deployer", "x"))
+
+
+def test_a_grant_principal_type_must_be_known():
+    with pytest.raises(ValueError, match=r"principal_type = 'Robot'; allowed: ServicePrincipal, User, Group"):
+        synth(lambda s: vault(s).grant_secrets_user("csi", "x", principal_type="Robot"))
+
+
+# --- in the composed environments ----------------------------------------------------------------------------
+
+def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_vault(synthesized, registry):
+    for env in registry.environments:
+        vaults = synthesized.resources(env.name, "azurerm_key_vault")
+        assert len(vaults) == 1, env.name
+        body = next(iter(vaults.values()))
+        assert body["purge_protection_enabled"] is (env.kind != "dev"), env.name
+        assert body["rbac_authorization_enabled"] is True
+        assert body["network_acls"]["default_action"] == "Deny"
+        if not env.has_azure_cluster:
+            types = set(synthesized.stacks[env.name]["resource"])
+            assert {"azurerm_resource_group", "azurerm_key_vault"} <= types
+            assert not {t for t in types if t.startswith("azurerm_")} - {
+                "azurerm_resource_group", "azurerm_key_vault", "azurerm_role_assignment", "azurerm_key_vault_secret"}
+
+
+def test_cluster_environments_let_the_node_subnet_in_and_grant_the_csi_identity(synthesized, registry):
+    for env in (e for e in registry.environments if e.has_azure_cluster):
+        vault = next(iter(synthesized.resources(env.name, "azurerm_key_vault").values()))
+        assert len(vault["network_acls"]["virtual_network_subnet_ids"]) == 1
+        assert vault["network_acls"]["virtual_network_subnet_ids"][0].startswith("${azurerm_subnet.network_subnet_nodes_")
+        assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
+        roles = {body["role_definition_name"]: body["principal_id"]
+                 for key, body in synthesized.resources(env.name, "azurerm_role_assignment").items()
+                 if key.startswith("key_vault_")}
+        assert roles["Key Vault Secrets Officer"] == "${data.azurerm_client_config.client_config.object_id}"
+        assert roles["Key Vault Secrets User"].endswith(".key_vault_secrets_provider[0].secret_identity[0].object_id}")

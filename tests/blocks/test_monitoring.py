@@ -1,0 +1,38 @@
+"""LogAnalytics: a per-GB workspace with local authentication off and a bounded retention."""
+
+from __future__ import annotations
+
+import pytest
+
+from building_blocks.monitoring import LogAnalytics
+from tests.blocks.azure_helpers import only, synth
+
+
+def workspace(stack, **overrides):
+    return LogAnalytics(stack, "log_analytics", name="log-nwt-test-weu", resource_group_name="rg",
+                        location="westeurope", **overrides)
+
+
+def test_required_inputs_make_a_workspace_without_shared_keys():
+    body = only(synth(workspace), "azurerm_log_analytics_workspace")
+    assert body["name"] == "log-nwt-test-weu"
+    assert body["sku"] == "PerGB2018"
+    assert body["retention_in_days"] == 30
+    assert body["local_authentication_enabled"] is False
+    assert "daily_quota_gb" not in body  # no cap: logs are never dropped
+
+
+def test_retention_and_quota_are_passed_through():
+    body = only(synth(lambda s: workspace(s, retention_in_days=90, daily_quota_gb=5)),
+                "azurerm_log_analytics_workspace")
+    assert (body["retention_in_days"], body["daily_quota_gb"]) == (90, 5)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"retention_in_days": 7}, r"retention_in_days = 7; allowed: an integer from 30 to 730"),
+    ({"retention_in_days": 731}, r"retention_in_days = 731; allowed: an integer from 30 to 730"),
+    ({"daily_quota_gb": 0}, r"daily_quota_gb = 0; allowed: a positive number of GB, or None"),
+])
+def test_bad_props_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        synth(lambda s: workspace(s, **overrides))
