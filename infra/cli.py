@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from infra.errors import ConfigError
 
 # Modules that add a command group (`infra <group> ...`).
-GROUPS: list[str] = ["infra.versions.cli"]
+GROUPS: list[str] = ["infra.versions.cli", "infra.recovery.cli"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,1 @@
+"""Disaster recovery commands (``infra secrets ...``). See docs/disaster-recovery.md."""

@@ -1,0 +1,246 @@
+"""`infra secrets recover-state`: the dry run through the real console script (no Azure, no Terraform), and the
+real run against stand-in `az` and `terraform` executables that record what they were asked to do."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from building_blocks.secret_catalog import SECRET_NAMES, PasswordPolicy, RandomBytesPolicy
+from infra.recovery.state_recovery import SecretRecord, reconcile_state
+from tests.conftest import REPO_ROOT
+
+INFRA = Path(sys.executable).with_name("infra")
+
+# Values that fit the catalogue's policies (what Key Vault would hold).
+VALUES = {
+    "postgres-admin-password": "AB" + "cd" + "12" + "-_" + "x" * 32,
+    "app-signing-key": base64.b64encode(bytes(range(64))).decode(),
+    "service-api-key": "AB" + "cd" + "12" + "y" * 58,
+}
+
+FAKE_AZ = '''
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(json.dumps(["az", *args]) + "\\n")
+values = json.loads(os.environ["FAKE_VALUES"])
+name = args[args.index("--name") + 1]
+vault = args[args.index("--vault-name") + 1]
+content_types = json.loads(os.environ["FAKE_CONTENT_TYPES"])
+print(json.dumps({"id": f"https://{vault}.vault.azure.net/secrets/{name}/0123abcd",
+                  "value": values[name], "contentType": content_types[name]}))
+'''
+
+# Records imports; "state pull" returns what `terraform import` of the random provider leaves behind (no
+# keepers, minimum counts 0, override_special null), "state push -" stores stdin.
+FAKE_TERRAFORM = '''
+import base64, json, os, sys
+args = sys.argv[1:]
+log_file, state_file = os.environ["FAKE_LOG"], os.environ["FAKE_STATE"]
+with open(log_file, "a") as log:
+    log.write(json.dumps(["terraform", *args]) + "\\n")
+state = json.load(open(state_file)) if os.path.exists(state_file) else {
+    "version": 4, "serial": 1, "lineage": "l", "resources": []}
+if args[:2] == ["state", "list"]:
+    for r in state["resources"]:
+        print(f"{r['type']}.{r['name']}")
+elif args[0] == "import":
+    address, value = args[-2], args[-1]
+    kind, name = address.split(".")
+    if kind == "random_password":
+        attributes = {"id": "none", "result": value, "length": len(value), "special": True, "upper": True,
+                      "lower": True, "number": True, "numeric": True, "min_special": 0, "min_upper": 0,
+                      "min_lower": 0, "min_numeric": 0, "keepers": None, "override_special": None}
+    elif kind == "random_bytes":
+        attributes = {"id": "none", "base64": value, "length": len(base64.b64decode(value)), "keepers": None}
+    else:
+        attributes = {"id": value}
+    state["resources"].append({"mode": "managed", "type": kind, "name": name,
+                               "instances": [{"attributes": attributes}]})
+    state["serial"] += 1
+    json.dump(state, open(state_file, "w"))
+elif args[:2] == ["state", "pull"]:
+    print(json.dumps(state))
+elif args[:3] == ["state", "push", "-"]:
+    json.dump(json.loads(sys.stdin.read()), open(state_file, "w"))
+else:
+    sys.exit(f"unexpected terraform {args}")
+'''
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose `az` and `terraform` are recording stand-ins; the environment to run `infra` with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, source in (("az", FAKE_AZ), ("terraform", FAKE_TERRAFORM)):
+        script = bin_dir / name
+        script.write_text(f"#!{sys.executable}\n{textwrap.dedent(source)}")
+        script.chmod(0o755)
+    env = {**os.environ,
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "FAKE_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_STATE": str(tmp_path / "state.json"),
+           "FAKE_VALUES": json.dumps(VALUES),
+           "FAKE_CONTENT_TYPES": json.dumps({
+               "postgres-admin-password": "text/plain; charset=us-ascii",
+               "app-signing-key": "application/octet-stream; encoding=base64",
+               "service-api-key": "text/plain; charset=us-ascii"}),
+           "INFRA_OUTDIR": str(tmp_path / "cdktf.out"),
+           "TF_LOG": "TRACE"}
+    env.pop("CDKTF_OUTDIR", None)
+    return env
+
+
+def calls(env: dict[str, str]) -> list[list[str]]:
+    log = Path(env["FAKE_LOG"])
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def run_infra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(INFRA), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def generated(synthesized, env_name: str) -> dict[str, tuple[str, str]]:
+    """Secret name → (random address, Key Vault secret address) as the deploy builds them."""
+    stack = synthesized.app.node.find_child(env_name)
+    return {name: (s.random_address, s.key_vault_secret_address)
+            for name, s in stack.generated_secrets.secrets.items()}
+
+
+def vault_name(synthesized, env_name: str) -> str:
+    (vault,) = synthesized.resources(env_name, "azurerm_key_vault").values()
+    return vault["name"]
+
+
+def test_dry_run_prints_vault_secrets_and_addresses_with_values_redacted_and_calls_nothing(synthesized, fakes):
+    result = run_infra(fakes, "secrets", "recover-state", "dev", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"key vault: {vault_name(synthesized, 'dev')}" in out
+    for name, (random_address, kv_address) in generated(synthesized, "dev").items():
+        assert f"--name {name}" in out
+        assert f"terraform import {random_address} <redacted>" in out
+        assert f"terraform import {kv_address} https://" in out
+    assert "state push -" in out
+    assert calls(fakes) == []  # neither az nor terraform ran
+    assert not Path(fakes["INFRA_OUTDIR"]).exists()  # nothing written
+
+
+def test_dry_run_of_an_unknown_environment_is_one_line(fakes):
+    result = run_infra(fakes, "secrets", "recover-state", "nope", "--dry-run")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: unknown environment 'nope'; known: dev")
+
+
+def prepare_stack_dir(synthesized, env: dict[str, str], env_name: str = "dev") -> Path:
+    stack_dir = Path(env["INFRA_OUTDIR"]) / "stacks" / env_name
+    (stack_dir / ".terraform").mkdir(parents=True)
+    (stack_dir / "cdk.tf.json").write_text(json.dumps(synthesized.stacks[env_name]))
+    return stack_dir
+
+
+def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(synthesized, fakes):
+    prepare_stack_dir(synthesized, fakes)
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 0, result.stderr
+    for value in VALUES.values():
+        assert value not in result.stdout and value not in result.stderr
+    vault = vault_name(synthesized, "dev")
+    made = calls(fakes)
+    addresses = generated(synthesized, "dev")
+    for name, (random_address, kv_address) in addresses.items():
+        assert ["az", "keyvault", "secret", "show", "--vault-name", vault, "--name", name, "--query",
+                "{id: id, value: value, contentType: contentType}", "--output", "json"] in made
+        assert ["terraform", "import", "-input=false", "-no-color", "--", random_address, VALUES[name]] in made
+        assert ["terraform", "import", "-input=false", "-no-color", "--", kv_address,
+                f"https://{vault}.vault.azure.net/secrets/{name}/0123abcd"] in made
+    assert made[-1] == ["terraform", "state", "push", "-"]
+    state = json.loads(Path(fakes["FAKE_STATE"]).read_text())
+    config = synthesized.stacks["dev"]["resource"]
+    by_address = {f"{r['type']}.{r['name']}": r["instances"][0]["attributes"] for r in state["resources"]}
+    for name, (random_address, _) in addresses.items():
+        kind, logical_id = random_address.split(".")
+        attributes, body = by_address[random_address], config[kind][logical_id]
+        assert attributes["keepers"] == body["keepers"] == {"rotation": "0"}
+        for argument in ("length", "upper", "lower", "numeric", "special", "min_upper", "min_lower", "min_numeric",
+                         "min_special", "override_special"):
+            if kind == "random_password":
+                assert attributes[argument] == body.get(argument), (name, argument)
+        assert attributes.get("result", attributes.get("base64")) == VALUES[name]
+
+
+def test_a_second_run_skips_what_is_in_state_and_pushes_nothing(synthesized, fakes):
+    prepare_stack_dir(synthesized, fakes)
+    assert run_infra(fakes, "secrets", "recover-state", "dev").returncode == 0
+    Path(fakes["FAKE_LOG"]).unlink()
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("already in state, skipped") == len(SECRET_NAMES)
+    assert [c[:3] for c in calls(fakes)] == [["terraform", "state", "list"], ["terraform", "state", "pull"]]
+
+
+def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synthesized, fakes):
+    prepare_stack_dir(synthesized, fakes)
+    fakes["FAKE_VALUES"] = json.dumps({**VALUES, "postgres-admin-password": "too-short-hunter2"})
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: postgres-admin-password: the Key Vault value has 17 characters, the "
+                                     "policy makes 40; importing it would make the next deploy replace the secret, "
+                                     "refusing")
+    assert "hunter2" not in result.stdout + result.stderr
+    assert not any(c[:2] == ["terraform", "import"] for c in calls(fakes))
+
+
+def test_recovery_needs_an_initialized_stack_directory(fakes):
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "cdk.tf.json not found; run `make synth`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert calls(fakes) == []
+
+
+def test_terraform_debug_logging_is_switched_off_for_the_imports(synthesized, fakes, tmp_path):
+    """TF_LOG would make Terraform write import ids (the values) into its log."""
+    prepare_stack_dir(synthesized, fakes)
+    probe = tmp_path / "bin" / "terraform"
+    probe.write_text(probe.read_text().replace(
+        "args = sys.argv[1:]", "args = sys.argv[1:]\nassert 'TF_LOG' not in os.environ, 'TF_LOG leaked'"))
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 0, result.stderr
+
+
+def test_reconcile_state_copies_configuration_and_bumps_the_serial_once():
+    record = SecretRecord(name="p", description="", policy=PasswordPolicy(length=32),
+                          random_address="random_password.p_1", key_vault_secret_address="azurerm_key_vault_secret.k")
+    key = SecretRecord(name="k", description="", policy=RandomBytesPolicy(length=32),
+                       random_address="random_bytes.k_1", key_vault_secret_address="azurerm_key_vault_secret.k2")
+    config = {"resource": {
+        "random_password": {"p_1": {"length": 32, "upper": True, "lower": True, "numeric": False, "special": True,
+                                    "min_upper": 2, "min_lower": 2, "min_numeric": 0, "min_special": 2,
+                                    "override_special": "-_", "keepers": {"rotation": "4"}}},
+        "random_bytes": {"k_1": {"length": 32, "keepers": {"rotation": "0"}}}}}
+    state = {"serial": 7, "resources": [
+        {"mode": "managed", "type": "random_password", "name": "p_1", "instances": [{"attributes": {
+            "result": "x", "length": 32, "numeric": True, "number": True, "min_upper": 0, "keepers": None}}]},
+        {"mode": "managed", "type": "random_bytes", "name": "k_1", "instances": [{"attributes": {
+            "base64": "y", "length": 32, "keepers": None}}]},
+        {"mode": "managed", "type": "azurerm_resource_group", "name": "rg", "instances": [{"attributes": {}}]},
+    ]}
+    assert reconcile_state(state, config, [record, key]) == ["random_password.p_1", "random_bytes.k_1"]
+    password = state["resources"][0]["instances"][0]["attributes"]
+    assert password["keepers"] == {"rotation": "4"} and password["numeric"] is False and password["number"] is False
+    assert password["override_special"] == "-_" and password["min_upper"] == 2 and password["result"] == "x"
+    assert state["resources"][1]["instances"][0]["attributes"]["keepers"] == {"rotation": "0"}
+    assert state["resources"][2]["instances"][0]["attributes"] == {}
+    assert state["serial"] == 8
+    assert reconcile_state(state, config, [record, key]) == [] and state["serial"] == 8
