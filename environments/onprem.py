@@ -1,6 +1,9 @@
 """onprem: the Kubernetes layer on an existing, non-AKS cluster reached through a kubeconfig context.
 
-Creates no cluster and no Azure resource: it proves the Kubernetes layer depends only on a cluster connection.
+Creates no cluster, network or DNS zone (its only Azure footprint is the resource group and the Key Vault that
+backs up its generated secrets): it proves the Kubernetes layer depends only on a cluster connection. The
+kubeconfig file comes from the Terraform variable ``kubeconfig_path`` (default ``~/.kube/config``); see
+docs/kubernetes-layer.md.
 """
 
 from infra.settings import EnvironmentSettings
@@ -9,4 +12,6 @@ ENVIRONMENT = EnvironmentSettings(
     name="onprem",
     kind="external",
     kubeconfig_context="onprem-lab",
+    # The lab's registry mirror: the company's charts (oci://<host>/helm) and images are replicated into it.
+    container_registry_login_server="registry.onprem-lab.northwind.example",
 )

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
+from building_blocks.kubernetes.integration_specs import IntegrationSpec
 from building_blocks.naming import REGION_CODES
 from building_blocks.secret_catalog import SECRET_NAMES
 from infra.errors import ConfigError
@@ -33,6 +34,7 @@ _SHORT_NAME = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 _VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
 _TAG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
 NAME_MAX_LENGTH = 20
+_REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _POSTGRES_SKU = re.compile(r"^(B|GP|MO)_Standard_[A-Za-z0-9_]+$")
 WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -179,6 +181,14 @@ class EnvironmentSettings:
     its own (see versions/)."""
     kubeconfig_context: str | None = None
     """External only: the kubeconfig context of the existing cluster. Required for kind external."""
+    container_registry_login_server: str | None = None
+    """Host of the registry the company's charts (``oci://<host>/helm``) and images come from, e.g.
+    ``registry.lab.example:5000``. Default: the environment's own ACR. Required for kind external when it deploys
+    the product or integrations (an existing cluster has no ACR here; name the registry it pulls from)."""
+    integrations: tuple[IntegrationSpec, ...] = ()
+    """Customer-specific integration services, each a typed spec from
+    :mod:`building_blocks.kubernetes.integration_specs` (e.g. ``SsoBridge(...)``). Default: none. Their chart
+    versions come from the environment's release file like every other component's."""
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the standard set on every Azure resource of this environment."""
     secret_rotation: Mapping[str, int] = field(default_factory=dict)
@@ -244,6 +254,7 @@ class EnvironmentSettings:
                             "the name of a kubeconfig context (required for kind external)")
         elif self.kubeconfig_context is not None:
             raise _fail(where, "kubeconfig_context", self.kubeconfig_context, "None unless kind is external")
+        self._validate_kubernetes_layer(where)
         for key, value in self.extra_tags.items():
             if not (isinstance(key, str) and _TAG_KEY.match(key)) or not isinstance(value, str) or len(value) > 256:
                 raise _fail(where, "extra_tags", {key: value}, "string keys (letter first, ≤ 128) and string "
@@ -254,6 +265,25 @@ class EnvironmentSettings:
                             "names of generated secrets: " + ", ".join(SECRET_NAMES))
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
+
+    def _validate_kubernetes_layer(self, where: str) -> None:
+        """Inputs of the Kubernetes layer: the chart/image registry and the integration specs."""
+        registry = self.container_registry_login_server
+        if registry is not None and (not isinstance(registry, str) or not _REGISTRY_HOST.match(registry)):
+            raise _fail(where, "container_registry_login_server", registry, "a registry host such as "
+                        "'registry.lab.example' or 'registry.lab.example:5000' (no scheme, no path)")
+        if self.kind == "external" and registry is None and (self.deploy_product or self.integrations):
+            raise _fail(where, "container_registry_login_server", None, "the registry host the existing cluster "
+                        "pulls the company's charts and images from (required for kind external with "
+                        "deploy_product or integrations)")
+        if not isinstance(self.integrations, tuple) or not all(
+                isinstance(spec, IntegrationSpec) for spec in self.integrations):
+            raise _fail(where, "integrations", self.integrations, "a tuple of integration specs such as "
+                        "(SsoBridge(...),)")
+        components = [spec.component for spec in self.integrations]
+        duplicates = sorted({c for c in components if components.count(c) > 1})
+        if duplicates:
+            raise _fail(where, "integrations", duplicates, "each integration at most once")
 
     def _validate_network(self, where: str) -> None:
         if self.kind == "external":

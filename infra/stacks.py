@@ -10,6 +10,7 @@ import dataclasses
 
 import cdktf
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktf_cdktf_provider_azurerm.federated_identity_credential import FederatedIdentityCredential
 from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProvider,
     AzurermProviderFeatures,
@@ -17,6 +18,8 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeaturesResourceGroup,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
+from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
+from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from constructs import Construct
 
 from building_blocks.aks import AksCluster
@@ -24,15 +27,21 @@ from building_blocks.aks import NodePool as AksNodePool
 from building_blocks.container_registry import ContainerRegistry
 from building_blocks.dns import PublicDnsZone
 from building_blocks.key_vault import KeyVault
+from building_blocks.kubernetes.connection import ClusterConnection, kubelogin
+from building_blocks.kubernetes.helm_chart import ChartVersion
+from building_blocks.kubernetes.layer import KubernetesLayer
+from building_blocks.kubernetes.platform_charts import AzureDnsProvider, ExternalDns
 from building_blocks.monitoring import LogAnalytics
-from building_blocks.naming import Namer
+from building_blocks.naming import Namer, dns_zone_name
 from building_blocks.network import Network
 from building_blocks.postgres import PostgresServer
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
+from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
 from infra.settings import BootstrapSettings, EnvironmentSettings
 from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location
+from infra.versions import COMPONENT_KINDS, load_release
 
 # Terraform itself: write-only attributes and ephemeral resources need 1.11.
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
@@ -99,6 +108,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         self.postgres = self._postgres_server(settings, config)
 
         # --- Kubernetes layer: helm + kubernetes providers from a ClusterConnection, never from an AKS resource ---
+        # docs/kubernetes-layer.md. building_blocks.kubernetes gets a connection and plain data, never azurerm.
+        self.kubernetes = self._kubernetes_layer(settings, config)
 
         cdktf.Aspects.of(self).add(StandardTags(standard_tags(
             environment=settings.name, owner=config.owner, cost_centre=config.cost_centre,
@@ -213,6 +224,99 @@ class EnvironmentStack(cdktf.TerraformStack):
             maintenance_start_hour=settings.maintenance_start_hour,
             databases=("product",),
         )
+
+
+    # --- Kubernetes layer (continued) ---
+    # The kubeconfig of an external environment's cluster: a variable, so no machine's path lands in the JSON.
+    KUBECONFIG_PATH_DEFAULT = "~/.kube/config"
+    # AKS: the Azure load balancer probes the ingress controller's health endpoint.
+    AKS_INGRESS_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"}
+
+    def _kubernetes_layer(self, settings: EnvironmentSettings, config: PlatformConfig) -> KubernetesLayer:
+        """The Kubernetes layer: a :class:`ClusterConnection` (the AKS endpoint with kubelogin, or the kubeconfig
+        context of an external environment's cluster) and the environment's release (``versions/``) as
+        :class:`ChartVersion` records. Sets ``external_dns_identity`` (None without Azure DNS)."""
+        where = f"environment {settings.name!r} ({settings.source})"
+        release = load_release(settings.name)
+        if self.cluster is not None:
+            endpoint = self.cluster.endpoint()
+            connection = ClusterConnection.api_server(
+                host=endpoint.host, cluster_ca_certificate=endpoint.cluster_ca_certificate,
+                exec_auth=kubelogin(login="azurecli"))  # the pipeline runs Terraform inside AzureCLI@2
+        else:
+            kubeconfig_path = cdktf.TerraformVariable(
+                self, "kubeconfig_path", type="string", default=self.KUBECONFIG_PATH_DEFAULT,
+                description=f"Path of the kubeconfig holding context {settings.kubeconfig_context!r} "
+                            "(pipelines: TF_VAR_kubeconfig_path = the downloaded secure file)")
+            connection = ClusterConnection.kubeconfig(config_path=kubeconfig_path.string_value,
+                                                      config_context=str(settings.kubeconfig_context))
+        registry = settings.container_registry_login_server or (
+            f"{self.namer.name('container_registry')}.azurecr.io" if self.container_registry is not None else None)
+        dns_domain = self.dns_zone.fqdn if self.dns_zone is not None else dns_zone_name(
+            str(settings.dns_label), config.domain)
+        charts: dict[str, dict[str, ChartVersion]] = {kind: {} for kind in COMPONENT_KINDS}
+        for component in release.components.values():
+            charts[component.kind][component.name] = ChartVersion(
+                chart=component.chart, version=component.version, image_tag=component.image_tag,
+                namespace=component.namespace,
+                repository=component.repository_for(registry) if component.uses_registry else component.repository)
+        specs = {spec.component for spec in settings.integrations}
+        if specs != set(charts["integration"]):
+            raise ConfigError(f"{where}: integrations {sorted(specs)} and the integration components "
+                              f"{sorted(charts['integration'])} of {release.source} differ; allowed: the same "
+                              "components in both (state each integration's config and its version)")
+        self.external_dns_identity: UserAssignedIdentity | None = None
+        external_dns = None
+        if "external-dns" in charts["platform"]:
+            if self.cluster is None or self.dns_zone is None:
+                raise ConfigError(f"{where}: external-dns is in {release.source} but the environment has no Azure "
+                                  "DNS zone; allowed: exclude external-dns in its release file")
+            external_dns = self._external_dns_identity(
+                settings, config, namespace=charts["platform"]["external-dns"].namespace or "external-dns")
+        return KubernetesLayer(
+            self, "kubernetes",
+            connection=connection,
+            environment=settings.name,
+            region=settings.location,
+            dns_domain=dns_domain,
+            platform=charts["platform"],
+            services=charts["service"] if settings.deploy_product else {},
+            registry=registry,
+            integrations=settings.integrations,
+            integration_versions=charts["integration"],
+            component_versions=release.as_mapping(),
+            external_dns=external_dns,
+            ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
+            replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
+            secrets=getattr(self, "global_secrets", None),
+            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and the
+            # nodes may pull from the registry.
+            depends_on=[self.cluster.role_assignments["deployer"],
+                        *self.container_registry.pull_assignments.values()] if self.cluster and self.container_registry
+            else [],
+        )
+
+    def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
+                               namespace: str) -> AzureDnsProvider:
+        """The Azure side of external-dns: a managed identity, federated with its service account through the
+        cluster's OIDC issuer, with DNS Zone Contributor on the environment's zone only."""
+        assert self.cluster is not None and self.dns_zone is not None
+        identity = UserAssignedIdentity(
+            self, "external_dns_identity", name=self.namer.name("user_assigned_identity", "externaldns"),
+            resource_group_name=self.resource_group.name, location=settings.location)
+        FederatedIdentityCredential(
+            self, "external_dns_federation", name="external-dns", resource_group_name=self.resource_group.name,
+            parent_id=identity.id, issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
+            subject=ExternalDns.service_account_subject(namespace))
+        RoleAssignment(
+            self, "external_dns_zone_contributor", scope=self.dns_zone.zone.id,
+            role_definition_name="DNS Zone Contributor", principal_id=identity.principal_id,
+            principal_type="ServicePrincipal")
+        self.external_dns_identity = identity
+        return AzureDnsProvider(
+            tenant_id=config.tenant_id,
+            subscription_id=config.subscription_id(settings.subscription, where=f"environment {settings.name!r}"),
+            resource_group=self.resource_group.name, client_id=identity.client_id)
 
 
 class BootstrapStack(cdktf.TerraformStack):

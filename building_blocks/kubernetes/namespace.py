@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
+import cdktf
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 from constructs import Construct
 
@@ -40,10 +41,12 @@ class Namespace(Construct):
     """
 
     def __init__(self, scope: Construct, id_: str, *, name: str, pod_security: PodSecurityLevel = "baseline",
-                 labels: Mapping[str, str] | None = None) -> None:
+                 labels: Mapping[str, str] | None = None,
+                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
         """``name``: required, a DNS-1123 label that is not ``default`` or a ``kube-*`` namespace.
         ``pod_security`` (default ``baseline``): the enforced Pod Security Standard. ``labels`` (default none):
-        added to the managed-by and pod-security labels (which they may not override)."""
+        added to the managed-by and pod-security labels (which they may not override). ``depends_on`` (default
+        none): what must exist first — everything in the namespace waits for it too."""
         super().__init__(scope, id_)
         if not isinstance(name, str) or not DNS1123_LABEL.match(name):
             raise ValueError(f"Namespace name = {name!r}; allowed: a DNS-1123 label (≤ 63 lowercase letters, "
@@ -69,5 +72,6 @@ class Namespace(Construct):
         self.literal_name = name
         self.pod_security = pod_security
         self.resource = NamespaceV1(self, "Resource", metadata=NamespaceV1Metadata(name=name,
-                                                                                   labels={**extra, **fixed}))
+                                                                                   labels={**extra, **fixed}),
+                                    depends_on=list(depends_on) or None)
         self.name: str = self.resource.metadata.name

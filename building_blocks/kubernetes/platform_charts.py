@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from cdktf_cdktf_provider_kubernetes.secret_v1 import SecretV1, SecretV1Metadata
+from cdktf_cdktf_provider_kubernetes.config_map_v1 import ConfigMapV1, ConfigMapV1Metadata
+import cdktf
 from constructs import Construct
 
 from building_blocks.kubernetes.connection import is_reference
@@ -60,11 +61,12 @@ class IngressNginx(Construct):
     def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "ingress-nginx",
                  replicas: int = 2, service_annotations: Mapping[str, str] | None = None,
                  external_traffic_policy: Literal["Local", "Cluster"] = "Local",
-                 ingress_class: str = "nginx") -> None:
+                 ingress_class: str = "nginx", depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
         """``chart``: required (ingress-nginx from https://kubernetes.github.io/ingress-nginx).
         ``namespace`` (default ``ingress-nginx``). ``replicas`` (default 2, 1-10). ``service_annotations``
         (default none): on the LoadBalancer service, e.g. the Azure health-probe path on AKS.
-        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default ``nginx``)."""
+        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default ``nginx``).
+        ``depends_on`` (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "IngressNginx"
         chart = _check_chart(owner, chart)
@@ -99,7 +101,7 @@ class IngressNginx(Construct):
             controller["topologySpreadConstraints"] = _zone_spread({
                 "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": release_name,
                 "app.kubernetes.io/component": "controller"})
-        self.namespace = Namespace(self, "namespace", name=namespace)
+        self.namespace = Namespace(self, "namespace", name=namespace, depends_on=depends_on)
         self.chart = HelmChart(
             self, "Resource", release_name=release_name, chart=chart.chart, repository=chart.repository,
             version=chart.version, namespace=self.namespace,
@@ -124,16 +126,18 @@ class CertManager(Construct):
     """
 
     def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "cert-manager",
-                 replicas: int = 2, workload_identity_client_id: str | None = None) -> None:
+                 replicas: int = 2, workload_identity_client_id: str | None = None,
+                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
         """``chart``: required (cert-manager from https://charts.jetstack.io). ``namespace`` (default
         ``cert-manager``). ``replicas`` (default 2, 1-10) for controller, webhook and cainjector.
-        ``workload_identity_client_id`` (default none: no cloud identity): a client id or reference to one."""
+        ``workload_identity_client_id`` (default none: no cloud identity): a client id or reference to one.
+        ``depends_on`` (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "CertManager"
         chart = _check_chart(owner, chart)
         replicas = _check_replicas(owner, replicas)
         _check_client_id(owner, workload_identity_client_id)
-        self.namespace = Namespace(self, "namespace", name=namespace)
+        self.namespace = Namespace(self, "namespace", name=namespace, depends_on=depends_on)
         pdb = {"enabled": replicas > 1, "minAvailable": 1}
         values: dict[str, Any] = {
             "replicaCount": replicas,
@@ -197,20 +201,22 @@ class ExternalDns(Construct):
 
     TXT ownership records (``txt_owner_id``) mark what it created, so with the default policy ``sync`` it
     deletes only its own stale records, never the zone's NS or records made by Terraform. Limited to
-    ``domain_filters``. The Azure provider reads ``/etc/kubernetes/azure.json`` from a secret this block creates
-    (ids only) and authenticates with workload identity.
+    ``domain_filters``. The Azure provider reads ``/etc/kubernetes/azure.json`` from a config map this block
+    creates (ids only — with workload identity there is no credential to keep secret).
 
-    Exposes ``namespace``, ``chart`` and ``config_secret``.
+    Exposes ``namespace``, ``chart`` and ``azure_config`` (the config map).
     """
 
     def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, domain_filters: Sequence[str],
                  txt_owner_id: str, azure: AzureDnsProvider, namespace: str = "external-dns",
-                 policy: ExternalDnsPolicy = "sync", pod_security: PodSecurityLevel = "restricted") -> None:
+                 policy: ExternalDnsPolicy = "sync", pod_security: PodSecurityLevel = "restricted",
+                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
         """Required: ``chart`` (external-dns from https://kubernetes-sigs.github.io/external-dns/),
         ``domain_filters`` (the zones it may touch, at least one), ``txt_owner_id`` (usually the environment
         name), ``azure`` (the DNS provider). ``namespace`` (default ``external-dns``). ``policy`` (default
         ``sync``: the zone is dedicated to the environment; ``upsert-only`` never deletes). ``pod_security``
-        (default ``restricted``: the chart runs non-root, read-only, without capabilities)."""
+        (default ``restricted``: the chart runs non-root, read-only, without capabilities). ``depends_on``
+        (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "ExternalDns"
         chart = _check_chart(owner, chart)
@@ -226,13 +232,13 @@ class ExternalDns(Construct):
         if not isinstance(azure, AzureDnsProvider):
             raise ValueError(f"{owner} azure = {azure!r}; allowed: an AzureDnsProvider")
         _check_client_id(owner, azure.client_id)
-        self.namespace = Namespace(self, "namespace", name=namespace, pod_security=pod_security)
-        secret_name = "external-dns-azure"
-        self.config_secret = SecretV1(
+        self.namespace = Namespace(self, "namespace", name=namespace, pod_security=pod_security,
+                                   depends_on=depends_on)
+        config_name = "external-dns-azure"
+        self.azure_config = ConfigMapV1(
             self, "azure_config",
-            metadata=SecretV1Metadata(name=secret_name, namespace=self.namespace.name,
-                                      labels={"app.kubernetes.io/managed-by": "terraform"}),
-            type="Opaque",
+            metadata=ConfigMapV1Metadata(name=config_name, namespace=self.namespace.name,
+                                         labels={"app.kubernetes.io/managed-by": "terraform"}),
             data={"azure.json": json.dumps(azure.azure_json(), sort_keys=True)},
         )
         values = {
@@ -247,12 +253,12 @@ class ExternalDns(Construct):
                                "labels": dict(WORKLOAD_IDENTITY_USE),
                                "annotations": {"azure.workload.identity/client-id": azure.client_id}},
             "podLabels": dict(WORKLOAD_IDENTITY_USE),
-            "extraVolumes": [{"name": "azure-config-file", "secret": {"secretName": secret_name}}],
+            "extraVolumes": [{"name": "azure-config-file", "configMap": {"name": config_name}}],
             "extraVolumeMounts": [{"name": "azure-config-file", "mountPath": "/etc/kubernetes", "readOnly": True}],
         }
         self.chart = HelmChart(
             self, "Resource", release_name="external-dns", chart=chart.chart, repository=chart.repository,
-            version=chart.version, namespace=self.namespace, values=values, depends_on=[self.config_secret],
+            version=chart.version, namespace=self.namespace, values=values, depends_on=[self.azure_config],
         )
 
     @staticmethod

@@ -170,12 +170,15 @@ def test_external_dns_with_only_required_inputs():
 
 def test_external_dns_azure_config_holds_ids_only_and_comes_first():
     doc = _external_dns()
-    (secret_id, secret), = doc["resource"]["kubernetes_secret_v1"].items()
-    assert json.loads(secret["data"]["azure.json"]) == {
+    assert "kubernetes_secret_v1" not in doc["resource"]  # ids only: nothing secret to keep
+    (config_id, config), = doc["resource"]["kubernetes_config_map_v1"].items()
+    assert json.loads(config["data"]["azure.json"]) == {
         "tenantId": AZURE.tenant_id, "subscriptionId": AZURE.subscription_id, "resourceGroup": "rg-dns",
         "useWorkloadIdentityExtension": True}
-    assert secret["metadata"]["namespace"].startswith("${kubernetes_namespace_v1.")
-    assert f"kubernetes_secret_v1.{secret_id}" in only(doc, "helm_release")["depends_on"]
+    assert config["metadata"]["namespace"].startswith("${kubernetes_namespace_v1.")
+    assert f"kubernetes_config_map_v1.{config_id}" in only(doc, "helm_release")["depends_on"]
+    assert release_values(only(doc, "helm_release"))["extraVolumes"] == [
+        {"name": "azure-config-file", "configMap": {"name": "external-dns-azure"}}]
 
 
 def test_external_dns_subject_for_the_federated_credential():

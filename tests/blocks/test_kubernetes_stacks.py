@@ -1,0 +1,116 @@
+"""The Kubernetes layer as composed into every environment (whole app, synthesized once per session)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from infra.errors import ConfigError
+from infra.versions import load_release
+from tests.blocks.kubernetes_helpers import assert_hardened
+from tests.conftest import stack_names
+
+ENVIRONMENTS = [name for name in stack_names() if name != "bootstrap"]
+KUBERNETES_KINDS_WITH_NAMESPACE = ("kubernetes_config_map_v1", "kubernetes_secret_v1")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_release_is_hardened(synthesized, environment):
+    releases = synthesized.resources(environment, "helm_release")
+    assert releases, f"{environment} deploys no chart"
+    for release in releases.values():
+        assert_hardened(release, timeout=release["timeout"])
+        assert 1 <= release["max_history"] <= 20
+        assert 60 <= release["timeout"] <= 3600
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_nothing_goes_into_the_default_namespace(synthesized, environment):
+    namespaces = {body["metadata"]["name"] for body in
+                  synthesized.resources(environment, "kubernetes_namespace_v1").values()}
+    assert "default" not in namespaces and not any(n.startswith("kube-") for n in namespaces)
+    for kind in KUBERNETES_KINDS_WITH_NAMESPACE:
+        for body in synthesized.resources(environment, kind).values():
+            assert body["metadata"]["namespace"].startswith("${kubernetes_namespace_v1."), body["metadata"]
+
+
+def test_onprem_deploys_through_a_kubeconfig_context_and_creates_no_cluster(synthesized):
+    stack = synthesized.stacks["onprem"]
+    expected = {"config_path": "${var.kubeconfig_path}", "config_context": "onprem-lab"}
+    assert stack["provider"]["kubernetes"] == [expected]
+    assert stack["provider"]["helm"] == [{"kubernetes": expected}]
+    assert stack["variable"]["kubeconfig_path"]["default"] == "~/.kube/config"
+    assert not synthesized.resources("onprem", "azurerm_kubernetes_cluster")
+    assert not synthesized.resources("onprem", "azurerm_virtual_network")
+    assert not synthesized.resources("onprem", "azurerm_dns_zone")
+    names = {body["name"] for body in synthesized.resources("onprem", "helm_release").values()}
+    assert names == set(load_release("onprem").components)
+    assert "external-dns" not in names
+
+
+@pytest.mark.parametrize("environment", [e for e in ENVIRONMENTS if e != "onprem"])
+def test_aks_environments_connect_with_kubelogin_to_their_own_cluster(synthesized, environment):
+    stack = synthesized.stacks[environment]
+    (cluster_id,) = synthesized.resources(environment, "azurerm_kubernetes_cluster")
+    provider = stack["provider"]["kubernetes"][0]
+    assert provider["host"] == f"${{azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].host}}"
+    assert provider["cluster_ca_certificate"] == (
+        f"${{base64decode(azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].cluster_ca_certificate)}}")
+    assert provider["exec"][0]["command"] == "kubelogin"
+    assert provider["exec"][0]["args"] == ["get-token", "--login", "azurecli", "--server-id",
+                                           "6dae42f8-4368-4678-94ff-3960e28e3630"]
+    assert stack["provider"]["helm"][0]["kubernetes"]["exec"]["command"] == "kubelogin"
+    assert not {"token", "client_key", "password", "config_path"} & set(provider)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_absolute_path_in_the_kubernetes_providers(synthesized, environment):
+    text = json.dumps(synthesized.stacks[environment].get("provider", {}))
+    assert '"/' not in text and "/home/" not in text and "C:\\\\" not in text
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_platform_settings_in_each_product_namespace_list_the_release(synthesized, environment):
+    release = load_release(environment)
+    product_namespaces = {c.namespace for c in release.components.values() if c.kind in ("service", "integration")}
+    maps = {}
+    for body in synthesized.resources(environment, "kubernetes_config_map_v1").values():
+        if body["metadata"]["name"] == "platform-settings":
+            maps[body["metadata"]["namespace"]] = body["data"]
+    assert len(maps) == len(product_namespaces)
+    for data in maps.values():
+        assert data["ENVIRONMENT"] == environment
+        assert json.loads(data["COMPONENT_VERSIONS"]) == release.as_mapping()
+
+
+def test_only_enterprise_contoso_runs_sso_bridge(synthesized):
+    for environment in ENVIRONMENTS:
+        names = {body["name"] for body in synthesized.resources(environment, "helm_release").values()}
+        assert ("sso-bridge" in names) == (environment == "enterprise-contoso"), environment
+
+
+def test_external_dns_identity_is_federated_with_its_service_account(synthesized):
+    (credential,) = synthesized.resources("dev", "azurerm_federated_identity_credential").values()
+    assert credential["subject"] == "system:serviceaccount:external-dns:external-dns"
+    assert credential["audience"] == ["api://AzureADTokenExchange"]
+    roles = [r for r in synthesized.resources("dev", "azurerm_role_assignment").values()
+             if r["role_definition_name"] == "DNS Zone Contributor"]
+    assert len(roles) == 1 and roles[0]["scope"].startswith("${azurerm_dns_zone.")
+
+
+def test_global_secrets_in_the_product_namespace_are_references(synthesized):
+    (secret,) = synthesized.resources("dev", "kubernetes_secret_v1").values()
+    assert secret["data"] and all(v.startswith("${") for v in secret["data"].values())
+
+
+def test_integrations_must_match_the_release(registry):
+    import cdktf
+
+    from infra.stacks import EnvironmentStack
+
+    contoso = next(e for e in registry.environments if e.name == "enterprise-contoso")
+    without = dataclasses.replace(contoso, integrations=())
+    with pytest.raises(ConfigError, match=r"integrations \[\] and the integration components \['sso-bridge'\]"):
+        EnvironmentStack(cdktf.App(), settings=without, config=registry.config)
