@@ -20,6 +20,7 @@ from cdktf_cdktf_provider_azurerm.provider import (
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
+from cdktf_cdktf_provider_random.provider import RandomProvider
 from constructs import Construct
 
 from building_blocks.aks import AksCluster
@@ -35,6 +36,7 @@ from building_blocks.monitoring import LogAnalytics
 from building_blocks.naming import Namer, dns_zone_name
 from building_blocks.network import Network
 from building_blocks.postgres import PostgresServer
+from building_blocks.secret_set import SecretSet
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
 from infra.errors import ConfigError
@@ -103,6 +105,20 @@ class EnvironmentStack(cdktf.TerraformStack):
         self._azure_building_blocks(settings, config)
 
         # --- Generated secrets: random values, backed up to Key Vault, handed out as references ---
+        # docs/secrets.md. Made once on the first deploy; `secret_rotation` in the environment settings is the only
+        # way to change one. Consumers get Terraform references, never values.
+        RandomProvider(self, "random")
+        self.generated_secrets = SecretSet(
+            self, "generated_secrets",
+            key_vault_id=self.key_vault.id,
+            key_vault_name=self.key_vault.vault.name_input,
+            rotation=settings.secret_rotation,
+            depends_on=[self.key_vault.officer_assignment],
+        )
+        # Read by the PostgreSQL block (administrator_password) and the Kubernetes layer (global secrets in the
+        # product namespace: name -> reference).
+        self.postgres_admin_password: str = self.generated_secrets.references["postgres-admin-password"]
+        self.global_secrets: dict[str, str] = self.generated_secrets.in_cluster
 
         # --- Azure building blocks (continued): PostgreSQL, once the generated admin password exists ---
         self.postgres = self._postgres_server(settings, config)
