@@ -273,8 +273,8 @@ class EnvironmentSettings:
             raise _fail(where, "container_registry_login_server", registry, "a registry host such as "
                         "'registry.lab.example' or 'registry.lab.example:5000' (no scheme, no path)")
         if self.kind == "external" and registry is None and (self.deploy_product or self.integrations):
-            raise _fail(where, "container_registry_login_server", None, "the registry host the existing cluster "
-                        "pulls the company's charts and images from (required for kind external with "
+            raise _fail(where, "container_registry_login_server", None, "the registry host the existing "
+                        "cluster pulls the company's charts and images from (required for kind external with "
                         "deploy_product or integrations)")
         if not isinstance(self.integrations, tuple) or not all(
                 isinstance(spec, IntegrationSpec) for spec in self.integrations):

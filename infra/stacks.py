@@ -7,6 +7,8 @@ definitions of its own beyond providers and the backend. Data flows one way: set
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
+from typing import Final
 
 import cdktf
 from cdktf_cdktf_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
@@ -246,12 +248,14 @@ class EnvironmentStack(cdktf.TerraformStack):
     # The kubeconfig of an external environment's cluster: a variable, so no machine's path lands in the JSON.
     KUBECONFIG_PATH_DEFAULT = "~/.kube/config"
     # AKS: the Azure load balancer probes the ingress controller's health endpoint.
-    AKS_INGRESS_ANNOTATIONS = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"}
+    AKS_INGRESS_ANNOTATIONS: Final = MappingProxyType(
+        {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"})
 
     def _kubernetes_layer(self, settings: EnvironmentSettings, config: PlatformConfig) -> KubernetesLayer:
-        """The Kubernetes layer: a :class:`ClusterConnection` (the AKS endpoint with kubelogin, or the kubeconfig
-        context of an external environment's cluster) and the environment's release (``versions/``) as
-        :class:`ChartVersion` records. Sets ``external_dns_identity`` (None without Azure DNS)."""
+        """The Kubernetes layer: a :class:`ClusterConnection` (the AKS endpoint with kubelogin, or the
+        kubeconfig context of an external environment's cluster) and the environment's release
+        (``versions/``) as :class:`ChartVersion` records. Sets ``external_dns_identity`` (None without Azure
+        DNS)."""
         where = f"environment {settings.name!r} ({settings.source})"
         release = load_release(settings.name)
         if self.cluster is not None:
@@ -266,8 +270,9 @@ class EnvironmentStack(cdktf.TerraformStack):
                             "(pipelines: TF_VAR_kubeconfig_path = the downloaded secure file)")
             connection = ClusterConnection.kubeconfig(config_path=kubeconfig_path.string_value,
                                                       config_context=str(settings.kubeconfig_context))
-        registry = settings.container_registry_login_server or (
-            f"{self.namer.name('container_registry')}.azurecr.io" if self.container_registry is not None else None)
+        own_registry = (f"{self.namer.name('container_registry')}.azurecr.io" if self.container_registry
+                        else None)
+        registry = settings.container_registry_login_server or own_registry
         dns_domain = self.dns_zone.fqdn if self.dns_zone is not None else dns_zone_name(
             str(settings.dns_label), config.domain)
         charts: dict[str, dict[str, ChartVersion]] = {kind: {} for kind in COMPONENT_KINDS}
@@ -275,18 +280,19 @@ class EnvironmentStack(cdktf.TerraformStack):
             charts[component.kind][component.name] = ChartVersion(
                 chart=component.chart, version=component.version, image_tag=component.image_tag,
                 namespace=component.namespace,
-                repository=component.repository_for(registry) if component.uses_registry else component.repository)
+                repository=(component.repository_for(registry) if component.uses_registry
+                            else component.repository))
         specs = {spec.component for spec in settings.integrations}
         if specs != set(charts["integration"]):
             raise ConfigError(f"{where}: integrations {sorted(specs)} and the integration components "
-                              f"{sorted(charts['integration'])} of {release.source} differ; allowed: the same "
-                              "components in both (state each integration's config and its version)")
+                              f"{sorted(charts['integration'])} of {release.source} differ; allowed: the "
+                              "same components in both (state each integration's config and its version)")
         self.external_dns_identity: UserAssignedIdentity | None = None
         external_dns = None
         if "external-dns" in charts["platform"]:
             if self.cluster is None or self.dns_zone is None:
-                raise ConfigError(f"{where}: external-dns is in {release.source} but the environment has no Azure "
-                                  "DNS zone; allowed: exclude external-dns in its release file")
+                raise ConfigError(f"{where}: external-dns is in {release.source} but the environment has no "
+                                  "Azure DNS zone; allowed: exclude external-dns in its release file")
             external_dns = self._external_dns_identity(
                 settings, config, namespace=charts["platform"]["external-dns"].namespace or "external-dns")
         return KubernetesLayer(
@@ -305,11 +311,11 @@ class EnvironmentStack(cdktf.TerraformStack):
             ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
             replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
             secrets=getattr(self, "global_secrets", None),
-            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and the
-            # nodes may pull from the registry.
-            depends_on=[self.cluster.role_assignments["deployer"],
-                        *self.container_registry.pull_assignments.values()] if self.cluster and self.container_registry
-            else [],
+            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and
+            # the nodes may pull from the registry.
+            depends_on=([self.cluster.role_assignments["deployer"],
+                         *self.container_registry.pull_assignments.values()]
+                        if self.cluster and self.container_registry else []),
         )
 
     def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
@@ -321,8 +327,9 @@ class EnvironmentStack(cdktf.TerraformStack):
             self, "external_dns_identity", name=self.namer.name("user_assigned_identity", "externaldns"),
             resource_group_name=self.resource_group.name, location=settings.location)
         FederatedIdentityCredential(
-            self, "external_dns_federation", name="external-dns", resource_group_name=self.resource_group.name,
-            parent_id=identity.id, issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
+            self, "external_dns_federation", name="external-dns",
+            resource_group_name=self.resource_group.name, parent_id=identity.id,
+            issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
             subject=ExternalDns.service_account_subject(namespace))
         RoleAssignment(
             self, "external_dns_zone_contributor", scope=self.dns_zone.zone.id,
@@ -331,7 +338,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         self.external_dns_identity = identity
         return AzureDnsProvider(
             tenant_id=config.tenant_id,
-            subscription_id=config.subscription_id(settings.subscription, where=f"environment {settings.name!r}"),
+            subscription_id=config.subscription_id(settings.subscription,
+                                                   where=f"environment {settings.name!r}"),
             resource_group=self.resource_group.name, client_id=identity.client_id)
 
 

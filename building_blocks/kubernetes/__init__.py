@@ -1,4 +1,5 @@
-"""The Kubernetes layer: providers, namespaces, Helm releases, config maps and secrets on *any* conformant cluster.
+"""The Kubernetes layer: providers, namespaces, Helm releases, config maps, secrets — on any conformant
+cluster.
 
 Nothing in this package imports or references azurerm (a test enforces it): the layer receives a
 :class:`~building_blocks.kubernetes.connection.ClusterConnection` (API host + CA + exec credentials, or a

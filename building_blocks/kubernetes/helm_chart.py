@@ -23,7 +23,8 @@ from building_blocks.kubernetes.namespace import RESERVED_NAMESPACES, Namespace
 # An exact SemVer 2.0 version, optionally with the leading "v" some charts use (cert-manager): no ranges
 # (^1.2, ~1.2, >=1.0, 1.x, *), no "latest", no empty string.
 PINNED_VERSION = re.compile(
-    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
 _RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")  # Helm: DNS-1123 label, ≤ 53 characters
 _CHART_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _REPOSITORY_SCHEMES = ("https://", "oci://")
@@ -34,8 +35,10 @@ TIMEOUT_RANGE = (60, 3600)
 def check_pinned_version(owner: str, version: object) -> str:
     """Return ``version`` if it is one exact chart version; else raise ValueError naming ``owner``."""
     if not isinstance(version, str) or not PINNED_VERSION.match(version):
-        raise ValueError(f"{owner} version = {version!r}; allowed: one exact chart version such as '4.11.3' or "
-                         "'v1.16.2' (no range, no 'latest', not empty)")
+        raise ValueError(
+            f"{owner} version = {version!r}; allowed: one exact chart version such as '4.11.3' or "
+            "'v1.16.2' (no range, no 'latest', not empty)"
+        )
     return version
 
 
@@ -70,10 +73,22 @@ class HelmChart(Construct):
     Exposes ``release`` (the ``helm_release``) and ``namespace``.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, release_name: str, chart: str, version: str,
-                 namespace: Namespace, repository: str | None = None, values: Mapping[str, Any] | None = None,
-                 timeout_seconds: int = 600, max_history: int = 10, wait_for_jobs: bool = True,
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        release_name: str,
+        chart: str,
+        version: str,
+        namespace: Namespace,
+        repository: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        timeout_seconds: int = 600,
+        max_history: int = 10,
+        wait_for_jobs: bool = True,
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """Required: ``release_name`` (DNS-1123, ≤ 53), ``chart``, ``version`` (one exact version),
         ``namespace`` (a :class:`Namespace` construct — the release cannot go anywhere else).
 
@@ -86,40 +101,55 @@ class HelmChart(Construct):
         super().__init__(scope, id_)
         owner = f"HelmChart {release_name!r}"
         if not isinstance(release_name, str) or not _RELEASE_NAME.match(release_name):
-            raise ValueError(f"HelmChart release_name = {release_name!r}; allowed: a DNS-1123 label of at most "
-                             "53 characters")
+            raise ValueError(
+                f"HelmChart release_name = {release_name!r}; allowed: a DNS-1123 label of at most "
+                "53 characters"
+            )
         check_pinned_version(owner, version)
         if not isinstance(namespace, Namespace):
-            raise ValueError(f"{owner} namespace = {namespace!r}; allowed: a Namespace construct (namespaces are "
-                             "created explicitly, never 'default')")
+            raise ValueError(
+                f"{owner} namespace = {namespace!r}; allowed: a Namespace construct (namespaces are "
+                "created explicitly, never 'default')"
+            )
         if namespace.literal_name in RESERVED_NAMESPACES:  # Namespace refuses these already; kept as a guard
-            raise ValueError(f"{owner} namespace = {namespace.literal_name!r}; allowed: a non-reserved namespace")
+            raise ValueError(
+                f"{owner} namespace = {namespace.literal_name!r}; allowed: a non-reserved namespace"
+            )
         if not isinstance(chart, str) or not chart:
             raise ValueError(f"{owner} chart = {chart!r}; allowed: a chart name")
         if repository is None:
             if not chart.startswith("oci://"):
-                raise ValueError(f"{owner} repository = None with chart {chart!r}; allowed: a repository URL, or "
-                                 "a full oci:// chart reference")
+                raise ValueError(
+                    f"{owner} repository = None with chart {chart!r}; allowed: a repository URL, or "
+                    "a full oci:// chart reference"
+                )
         else:
             if not isinstance(repository, str) or not repository.startswith(_REPOSITORY_SCHEMES):
                 raise ValueError(f"{owner} repository = {repository!r}; allowed: an https:// or oci:// URL")
             if not _CHART_NAME.match(chart):
-                raise ValueError(f"{owner} chart = {chart!r}; allowed: a chart name (lowercase letters, digits, "
-                                 "'.', '_', '-') when a repository is given")
+                raise ValueError(
+                    f"{owner} chart = {chart!r}; allowed: a chart name (lowercase letters, digits, "
+                    "'.', '_', '-') when a repository is given"
+                )
         if isinstance(values, str) or (values is not None and not isinstance(values, Mapping)):
-            raise ValueError(f"{owner} values = {type(values).__name__}; allowed: a mapping of typed Python data "
-                             "(no YAML strings)")
+            raise ValueError(
+                f"{owner} values = {type(values).__name__}; allowed: a mapping of typed Python data "
+                "(no YAML strings)"
+            )
         try:
             serialized = json.dumps(dict(values or {}), sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{owner} values are not JSON data ({error}); allowed: dict, list, str, int, "
-                             "float, bool, None") from None
+            raise ValueError(
+                f"{owner} values are not JSON data ({error}); allowed: dict, list, str, int, "
+                "float, bool, None"
+            ) from None
         _check_int_range(owner, "timeout_seconds", timeout_seconds, TIMEOUT_RANGE)
         _check_int_range(owner, "max_history", max_history, MAX_HISTORY_RANGE)
         self.namespace = namespace
         self.values: dict[str, Any] = json.loads(serialized)
         self.release = Release(
-            self, "Resource",
+            self,
+            "Resource",
             name=release_name,
             chart=chart,
             repository=repository,

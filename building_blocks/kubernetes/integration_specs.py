@@ -31,13 +31,25 @@ class IntegrationSpec:
     def __post_init__(self) -> None:
         where = f"integration {self.component or type(self).__name__!r}"
         if not self.component or not _NAME.match(self.component):
-            raise ValueError(f"{where}: class attribute 'component' = {self.component!r}; allowed: a DNS-1123 "
-                             "component name")
-        if not isinstance(self.namespace, str) or not _NAME.match(self.namespace) or self.namespace == "default":
-            raise ValueError(f"{where}: field 'namespace' = {self.namespace!r}; allowed: a DNS-1123 label other "
-                             "than 'default'")
-        if self.host_label is not None and (not isinstance(self.host_label, str) or not _NAME.match(self.host_label)):
-            raise ValueError(f"{where}: field 'host_label' = {self.host_label!r}; allowed: None or a DNS label")
+            raise ValueError(
+                f"{where}: class attribute 'component' = {self.component!r}; allowed: a DNS-1123 "
+                "component name"
+            )
+        if (
+            not isinstance(self.namespace, str)
+            or not _NAME.match(self.namespace)
+            or self.namespace == "default"
+        ):
+            raise ValueError(
+                f"{where}: field 'namespace' = {self.namespace!r}; allowed: a DNS-1123 label other "
+                "than 'default'"
+            )
+        if self.host_label is not None and (
+            not isinstance(self.host_label, str) or not _NAME.match(self.host_label)
+        ):
+            raise ValueError(
+                f"{where}: field 'host_label' = {self.host_label!r}; allowed: None or a DNS label"
+            )
 
     def values(self) -> dict[str, Any]:
         """The chart values this integration's typed fields stand for."""
@@ -46,7 +58,8 @@ class IntegrationSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class SsoBridge(IntegrationSpec):
-    """``sso-bridge``: signs a customer's users in through the customer's own OpenID Connect identity provider.
+    """``sso-bridge``: signs a customer's users in through the customer's own OpenID Connect identity
+    provider.
 
     The OIDC client secret is not configuration: the chart reads it from the secret ``sso-bridge-oidc`` that
     the customer's onboarding creates (never in this repository)."""
@@ -70,27 +83,37 @@ class SsoBridge(IntegrationSpec):
         where = "integration 'sso-bridge'"
         if not isinstance(self.issuer_url, str) or not re.match(r"^https://[^\s/]+(/\S*)?$", self.issuer_url):
             raise ValueError(f"{where}: field 'issuer_url' = {self.issuer_url!r}; allowed: an https:// URL")
-        if not isinstance(self.client_id, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
-                                                               self.client_id):
+        if not isinstance(self.client_id, str) or not re.match(
+            r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", self.client_id
+        ):
             raise ValueError(f"{where}: field 'client_id' = {self.client_id!r}; allowed: an OIDC client id")
         domains = self.allowed_email_domains
-        if not isinstance(domains, tuple) or not domains or not all(
-                isinstance(d, str) and _DOMAIN.match(d) for d in domains):
-            raise ValueError(f"{where}: field 'allowed_email_domains' = {domains!r}; allowed: a non-empty tuple of "
-                             "lowercase domain names")
+        if (
+            not isinstance(domains, tuple)
+            or not domains
+            or not all(isinstance(d, str) and _DOMAIN.match(d) for d in domains)
+        ):
+            raise ValueError(
+                f"{where}: field 'allowed_email_domains' = {domains!r}; allowed: a non-empty tuple of "
+                "lowercase domain names"
+            )
         for field_name, low, high in (("replicas", 1, 10), ("session_lifetime_minutes", 5, 1440)):
             value = getattr(self, field_name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ValueError(f"{where}: field '{field_name}' = {value!r}; allowed: an integer from {low} to "
-                                 f"{high}")
+                raise ValueError(
+                    f"{where}: field '{field_name}' = {value!r}; allowed: an integer from {low} to {high}"
+                )
 
     def values(self) -> dict[str, Any]:
         return {
             "replicaCount": self.replicas,
             "podDisruptionBudget": {"enabled": self.replicas > 1, "minAvailable": 1},
             "config": {
-                "oidc": {"issuerUrl": self.issuer_url, "clientId": self.client_id,
-                         "clientSecretRef": {"name": "sso-bridge-oidc", "key": "client-secret"}},
+                "oidc": {
+                    "issuerUrl": self.issuer_url,
+                    "clientId": self.client_id,
+                    "clientSecretRef": {"name": "sso-bridge-oidc", "key": "client-secret"},
+                },
                 "allowedEmailDomains": list(self.allowed_email_domains),
                 "sessionLifetimeMinutes": self.session_lifetime_minutes,
             },

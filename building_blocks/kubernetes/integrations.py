@@ -1,4 +1,4 @@
-"""Customer-specific integration services of an enterprise environment, deployed like the company's services."""
+"""Customer-specific integration services of an enterprise environment, deployed like the company's own."""
 
 from __future__ import annotations
 
@@ -20,10 +20,21 @@ class IntegrationServices(Construct):
     Exposes ``services`` (the :class:`ProductServices`) and ``releases`` (the :class:`ServiceRelease` list).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, integrations: Sequence[IntegrationSpec],
-                 versions: Mapping[str, ChartVersion], registry: str, environment: str, region: str,
-                 dns_domain: str, component_versions: Mapping[str, str], cluster_issuer: str | None = None,
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        integrations: Sequence[IntegrationSpec],
+        versions: Mapping[str, ChartVersion],
+        registry: str,
+        environment: str,
+        region: str,
+        dns_domain: str,
+        component_versions: Mapping[str, str],
+        cluster_issuer: str | None = None,
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """Required: ``integrations`` (at least one, unique components), ``versions`` (component →
         :class:`ChartVersion`, one per integration), ``registry`` and the platform-settings data (see
         :class:`ProductServices`). ``cluster_issuer`` and ``depends_on`` (default none): as in
@@ -31,19 +42,39 @@ class IntegrationServices(Construct):
         super().__init__(scope, id_)
         owner = "IntegrationServices"
         if not integrations:
-            raise ValueError(f"{owner} integrations = {integrations!r}; allowed: at least one IntegrationSpec")
+            raise ValueError(
+                f"{owner} integrations = {integrations!r}; allowed: at least one IntegrationSpec"
+            )
         releases = []
         for spec in integrations:
             if not isinstance(spec, IntegrationSpec):
-                raise ValueError(f"{owner} integration {spec!r}; allowed: an IntegrationSpec such as SsoBridge")
+                raise ValueError(
+                    f"{owner} integration {spec!r}; allowed: an IntegrationSpec such as SsoBridge"
+                )
             if spec.component not in versions:
-                raise ValueError(f"{owner} integration {spec.component!r} has no version; allowed: components in "
-                                 f"the release: {', '.join(sorted(versions)) or 'none'}")
-            releases.append(ServiceRelease(
-                name=spec.component, chart=versions[spec.component], namespace=spec.namespace,
-                host=f"{spec.host_label}.{dns_domain}" if spec.host_label else None, values=spec.values()))
+                raise ValueError(
+                    f"{owner} integration {spec.component!r} has no version; allowed: components in "
+                    f"the release: {', '.join(sorted(versions)) or 'none'}"
+                )
+            releases.append(
+                ServiceRelease(
+                    name=spec.component,
+                    chart=versions[spec.component],
+                    namespace=spec.namespace,
+                    host=f"{spec.host_label}.{dns_domain}" if spec.host_label else None,
+                    values=spec.values(),
+                )
+            )
         self.releases = releases
         self.services = ProductServices(
-            self, "Resource", registry=registry, services=releases, environment=environment, region=region,
-            dns_domain=dns_domain, component_versions=component_versions, cluster_issuer=cluster_issuer,
-            depends_on=depends_on)
+            self,
+            "Resource",
+            registry=registry,
+            services=releases,
+            environment=environment,
+            region=region,
+            dns_domain=dns_domain,
+            component_versions=component_versions,
+            cluster_issuer=cluster_issuer,
+            depends_on=depends_on,
+        )

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import cdktf
-
 from constructs import Construct
 
 from building_blocks.kubernetes.connection import ClusterConnection
 from building_blocks.kubernetes.helm_chart import ChartVersion
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
 from building_blocks.kubernetes.integrations import IntegrationServices
-from building_blocks.kubernetes.platform_charts import AzureDnsProvider, CertManager, ExternalDns, IngressNginx
+from building_blocks.kubernetes.platform_charts import (
+    AzureDnsProvider,
+    CertManager,
+    ExternalDns,
+    IngressNginx,
+)
 from building_blocks.kubernetes.product_services import ProductServices, ServiceRelease
 from building_blocks.kubernetes.providers import KubernetesProviders
 
@@ -35,17 +39,30 @@ class KubernetesLayer(Construct):
     ``product`` and ``integrations`` (None when there are none).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, connection: ClusterConnection, environment: str,
-                 region: str, dns_domain: str, platform: Mapping[str, ChartVersion],
-                 services: Mapping[str, ChartVersion] | None = None, registry: str | None = None,
-                 integrations: Sequence[IntegrationSpec] = (),
-                 integration_versions: Mapping[str, ChartVersion] | None = None,
-                 component_versions: Mapping[str, str] | None = None,
-                 external_dns: AzureDnsProvider | None = None,
-                 ingress_service_annotations: Mapping[str, str] | None = None, replicas: int = 2,
-                 secrets: Mapping[str, str] | None = None, secrets_write_only_revision: int | None = None,
-                 internal_services: Sequence[str] = ("worker",), cluster_issuer: str | None = None,
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        connection: ClusterConnection,
+        environment: str,
+        region: str,
+        dns_domain: str,
+        platform: Mapping[str, ChartVersion],
+        services: Mapping[str, ChartVersion] | None = None,
+        registry: str | None = None,
+        integrations: Sequence[IntegrationSpec] = (),
+        integration_versions: Mapping[str, ChartVersion] | None = None,
+        component_versions: Mapping[str, str] | None = None,
+        external_dns: AzureDnsProvider | None = None,
+        ingress_service_annotations: Mapping[str, str] | None = None,
+        replicas: int = 2,
+        secrets: Mapping[str, str] | None = None,
+        secrets_write_only_revision: int | None = None,
+        internal_services: Sequence[str] = ("worker",),
+        cluster_issuer: str | None = None,
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """Required: ``connection``; ``environment``, ``region``, ``dns_domain`` (the platform-settings facts;
         ``dns_domain`` is also the parent of every service host); ``platform`` (component → ChartVersion: must
         hold ingress-nginx and cert-manager; external-dns only with ``external_dns``).
@@ -65,60 +82,110 @@ class KubernetesLayer(Construct):
         owner = "KubernetesLayer"
         missing = [name for name in REQUIRED_PLATFORM if name not in platform]
         if missing:
-            raise ValueError(f"{owner} platform lacks {missing}; allowed: a mapping with "
-                             f"{', '.join(REQUIRED_PLATFORM)} (and optionally {', '.join(OPTIONAL_PLATFORM)})")
+            raise ValueError(
+                f"{owner} platform lacks {missing}; allowed: a mapping with "
+                f"{', '.join(REQUIRED_PLATFORM)} (and optionally {', '.join(OPTIONAL_PLATFORM)})"
+            )
         unknown = sorted(set(platform) - set(REQUIRED_PLATFORM) - set(OPTIONAL_PLATFORM))
         if unknown:
-            raise ValueError(f"{owner} platform has unknown components {unknown}; allowed: "
-                             f"{', '.join(REQUIRED_PLATFORM + OPTIONAL_PLATFORM)}")
+            raise ValueError(
+                f"{owner} platform has unknown components {unknown}; allowed: "
+                f"{', '.join(REQUIRED_PLATFORM + OPTIONAL_PLATFORM)}"
+            )
         if ("external-dns" in platform) != (external_dns is not None):
-            raise ValueError(f"{owner} external-dns in platform = {'external-dns' in platform} but external_dns = "
-                             f"{external_dns!r}; allowed: both (a DNS provider to publish to) or neither")
+            raise ValueError(
+                f"{owner} external-dns in platform = {'external-dns' in platform} but external_dns = "
+                f"{external_dns!r}; allowed: both (a DNS provider to publish to) or neither"
+            )
         services = dict(services or {})
         if services and not registry:
-            raise ValueError(f"{owner} registry = {registry!r} with services {sorted(services)}; allowed: the "
-                             "registry host the company's charts and images come from")
+            raise ValueError(
+                f"{owner} registry = {registry!r} with services {sorted(services)}; allowed: the "
+                "registry host the company's charts and images come from"
+            )
         integration_versions = dict(integration_versions or {})
         if component_versions is None:
-            component_versions = {name: chart.version
-                                  for group in (platform, services, integration_versions)
-                                  for name, chart in group.items()}
+            component_versions = {
+                name: chart.version
+                for group in (platform, services, integration_versions)
+                for name, chart in group.items()
+            }
         self.providers = KubernetesProviders(self, "providers", connection=connection)
         self.ingress = IngressNginx(
-            self, "ingress_nginx", chart=platform["ingress-nginx"],
-            namespace=platform["ingress-nginx"].namespace or "ingress-nginx", replicas=replicas,
-            service_annotations=ingress_service_annotations, depends_on=depends_on)
+            self,
+            "ingress_nginx",
+            chart=platform["ingress-nginx"],
+            namespace=platform["ingress-nginx"].namespace or "ingress-nginx",
+            replicas=replicas,
+            service_annotations=ingress_service_annotations,
+            depends_on=depends_on,
+        )
         self.cert_manager = CertManager(
-            self, "cert_manager", chart=platform["cert-manager"],
-            namespace=platform["cert-manager"].namespace or "cert-manager", replicas=replicas,
-            depends_on=depends_on)
+            self,
+            "cert_manager",
+            chart=platform["cert-manager"],
+            namespace=platform["cert-manager"].namespace or "cert-manager",
+            replicas=replicas,
+            depends_on=depends_on,
+        )
         self.external_dns: ExternalDns | None = None
         if external_dns is not None:
             self.external_dns = ExternalDns(
-                self, "external_dns", chart=platform["external-dns"],
+                self,
+                "external_dns",
+                chart=platform["external-dns"],
                 namespace=platform["external-dns"].namespace or "external-dns",
-                domain_filters=[dns_domain], txt_owner_id=environment, azure=external_dns, depends_on=depends_on)
+                domain_filters=[dns_domain],
+                txt_owner_id=environment,
+                azure=external_dns,
+                depends_on=depends_on,
+            )
         platform_ready = [*depends_on, self.ingress.chart.release, self.cert_manager.chart.release]
-        facts = {"environment": environment, "region": region, "dns_domain": dns_domain,
-                 "component_versions": component_versions}
+        facts = {
+            "environment": environment,
+            "region": region,
+            "dns_domain": dns_domain,
+            "component_versions": component_versions,
+        }
         self.product: ProductServices | None = None
         if services:
             releases = [
-                ServiceRelease(name=name, chart=chart, namespace=chart.namespace or "product",
-                               host=None if name in internal_services else f"{name}.{dns_domain}")
+                ServiceRelease(
+                    name=name,
+                    chart=chart,
+                    namespace=chart.namespace or "product",
+                    host=None if name in internal_services else f"{name}.{dns_domain}",
+                )
                 for name, chart in services.items()
             ]
             self.product = ProductServices(
-                self, "product", registry=str(registry), services=releases, secrets=secrets,
-                secrets_write_only_revision=secrets_write_only_revision, cluster_issuer=cluster_issuer,
-                ingress_class=self.ingress.ingress_class, depends_on=platform_ready, **facts)
+                self,
+                "product",
+                registry=str(registry),
+                services=releases,
+                secrets=secrets,
+                secrets_write_only_revision=secrets_write_only_revision,
+                cluster_issuer=cluster_issuer,
+                ingress_class=self.ingress.ingress_class,
+                depends_on=platform_ready,
+                **facts,
+            )
         self.integrations: IntegrationServices | None = None
         if integrations:
             product_namespaces = set(self.product.namespaces) if self.product else set()
             shared = sorted({spec.namespace for spec in integrations} & product_namespaces)
             if shared:
-                raise ValueError(f"{owner} integrations use product namespaces {shared}; allowed: namespaces of "
-                                 "their own (integrations get no product secrets)")
+                raise ValueError(
+                    f"{owner} integrations use product namespaces {shared}; allowed: namespaces of "
+                    "their own (integrations get no product secrets)"
+                )
             self.integrations = IntegrationServices(
-                self, "integrations", integrations=integrations, versions=integration_versions,
-                registry=str(registry or ""), cluster_issuer=cluster_issuer, depends_on=platform_ready, **facts)
+                self,
+                "integrations",
+                integrations=integrations,
+                versions=integration_versions,
+                registry=str(registry or ""),
+                cluster_issuer=cluster_issuer,
+                depends_on=platform_ready,
+                **facts,
+            )

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from cdktf_cdktf_provider_kubernetes.config_map_v1 import ConfigMapV1, ConfigMapV1Metadata
 import cdktf
+from cdktf_cdktf_provider_kubernetes.config_map_v1 import ConfigMapV1, ConfigMapV1Metadata
 from constructs import Construct
 
 from building_blocks.kubernetes.connection import is_reference
@@ -41,43 +41,62 @@ def _check_replicas(owner: str, replicas: object) -> int:
 
 def _zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
     """Spread replicas over availability zones where there are zones; schedule anyway where there are none."""
-    return [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": dict(selector)}}]
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+    ]
 
 
 class IngressNginx(Construct):
     """The ingress-nginx controller, the cluster's default IngressClass ``nginx``.
 
     Hardening: snippet annotations off (the IngressNightmare class of bugs), server tokens hidden, TLS 1.2+,
-    client IPs preserved (``externalTrafficPolicy: Local``), admission webhook on, metrics on; with more than one
-    replica a PodDisruptionBudget (``minAvailable: 1``) and zone spreading.
+    client IPs preserved (``externalTrafficPolicy: Local``), admission webhook on, metrics on; with more than
+    one replica a PodDisruptionBudget (``minAvailable: 1``) and zone spreading.
 
-    Note: the Kubernetes project retires ingress-nginx (best-effort maintenance ended March 2026); this block
-    is the one place to swap for another controller.
+    Note: the Kubernetes project announced the retirement of ingress-nginx (best-effort maintenance until
+    March 2026); this block is the one place to swap for another controller.
 
     Exposes ``namespace``, ``chart`` (the :class:`HelmChart`) and ``ingress_class``.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "ingress-nginx",
-                 replicas: int = 2, service_annotations: Mapping[str, str] | None = None,
-                 external_traffic_policy: Literal["Local", "Cluster"] = "Local",
-                 ingress_class: str = "nginx", depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        chart: ChartVersion,
+        namespace: str = "ingress-nginx",
+        replicas: int = 2,
+        service_annotations: Mapping[str, str] | None = None,
+        external_traffic_policy: Literal["Local", "Cluster"] = "Local",
+        ingress_class: str = "nginx",
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """``chart``: required (ingress-nginx from https://kubernetes.github.io/ingress-nginx).
         ``namespace`` (default ``ingress-nginx``). ``replicas`` (default 2, 1-10). ``service_annotations``
         (default none): on the LoadBalancer service, e.g. the Azure health-probe path on AKS.
-        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default ``nginx``).
+        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default
+        ``nginx``).
         ``depends_on`` (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "IngressNginx"
         chart = _check_chart(owner, chart)
         replicas = _check_replicas(owner, replicas)
         if external_traffic_policy not in ("Local", "Cluster"):
-            raise ValueError(f"{owner} external_traffic_policy = {external_traffic_policy!r}; allowed: Local, "
-                             "Cluster")
+            raise ValueError(
+                f"{owner} external_traffic_policy = {external_traffic_policy!r}; allowed: Local, Cluster"
+            )
         annotations = dict(service_annotations or {})
         for key, value in annotations.items():
             if not isinstance(key, str) or not key or not isinstance(value, str):
-                raise ValueError(f"{owner} service_annotations {key!r} = {value!r}; allowed: string keys and values")
+                raise ValueError(
+                    f"{owner} service_annotations {key!r} = {value!r}; allowed: string keys and values"
+                )
         self.ingress_class = ingress_class
         release_name = "ingress-nginx"
         controller: dict[str, Any] = {
@@ -98,13 +117,22 @@ class IngressNginx(Construct):
         }
         if replicas > 1:
             controller["minAvailable"] = 1  # the chart's PodDisruptionBudget
-            controller["topologySpreadConstraints"] = _zone_spread({
-                "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": release_name,
-                "app.kubernetes.io/component": "controller"})
+            controller["topologySpreadConstraints"] = _zone_spread(
+                {
+                    "app.kubernetes.io/name": "ingress-nginx",
+                    "app.kubernetes.io/instance": release_name,
+                    "app.kubernetes.io/component": "controller",
+                }
+            )
         self.namespace = Namespace(self, "namespace", name=namespace, depends_on=depends_on)
         self.chart = HelmChart(
-            self, "Resource", release_name=release_name, chart=chart.chart, repository=chart.repository,
-            version=chart.version, namespace=self.namespace,
+            self,
+            "Resource",
+            release_name=release_name,
+            chart=chart.chart,
+            repository=chart.repository,
+            version=chart.version,
+            namespace=self.namespace,
             values={"controller": controller, "defaultBackend": {"enabled": False}},
         )
 
@@ -114,20 +142,29 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 
 
 class CertManager(Construct):
-    """cert-manager with its CRDs managed by the chart (``crds.enabled``, kept on uninstall so certificates are
-    not wiped with it; ``installCRDs`` for charts before v1.15).
+    """cert-manager with its CRDs managed by the chart (``crds.enabled``, kept on uninstall so certificates
+    are not wiped with it; ``installCRDs`` for charts before v1.15).
 
-    Leader election stays in its own namespace (no Role in ``kube-system``); Prometheus metrics on; with more than
-    one replica, PodDisruptionBudgets for controller and webhook. ``workload_identity_client_id`` (optional)
-    labels the service account for Azure workload identity (DNS-01 challenges against Azure DNS).
+    Leader election stays in its own namespace (no Role in ``kube-system``); Prometheus metrics on; with more
+    than one replica, PodDisruptionBudgets for controller, webhook and cainjector.
+    ``workload_identity_client_id`` (optional) labels the service account for Azure workload identity (DNS-01
+    challenges against Azure DNS).
 
-    Exposes ``namespace`` and ``chart``. Issuers are cluster objects made from cert-manager's CRDs and belong in a
-    chart of their own (``kubernetes_manifest`` needs the CRDs at plan time).
+    Exposes ``namespace`` and ``chart``. Issuers are cluster objects made from cert-manager's CRDs and belong
+    in a chart of their own (``kubernetes_manifest`` needs the CRDs at plan time).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, namespace: str = "cert-manager",
-                 replicas: int = 2, workload_identity_client_id: str | None = None,
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        chart: ChartVersion,
+        namespace: str = "cert-manager",
+        replicas: int = 2,
+        workload_identity_client_id: str | None = None,
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """``chart``: required (cert-manager from https://charts.jetstack.io). ``namespace`` (default
         ``cert-manager``). ``replicas`` (default 2, 1-10) for controller, webhook and cainjector.
         ``workload_identity_client_id`` (default none: no cloud identity): a client id or reference to one.
@@ -152,13 +189,20 @@ class CertManager(Construct):
         else:
             values["installCRDs"] = True
         if workload_identity_client_id is not None:
-            values["serviceAccount"] = {"labels": dict(WORKLOAD_IDENTITY_USE),
-                                        "annotations": {"azure.workload.identity/client-id":
-                                                        workload_identity_client_id}}
+            values["serviceAccount"] = {
+                "labels": dict(WORKLOAD_IDENTITY_USE),
+                "annotations": {"azure.workload.identity/client-id": workload_identity_client_id},
+            }
             values["podLabels"] = dict(WORKLOAD_IDENTITY_USE)
         self.chart = HelmChart(
-            self, "Resource", release_name="cert-manager", chart=chart.chart, repository=chart.repository,
-            version=chart.version, namespace=self.namespace, values=values,
+            self,
+            "Resource",
+            release_name="cert-manager",
+            chart=chart.chart,
+            repository=chart.repository,
+            version=chart.version,
+            namespace=self.namespace,
+            values=values,
         )
 
 
@@ -166,8 +210,10 @@ def _check_client_id(owner: str, client_id: object) -> None:
     if client_id is None:
         return
     if not isinstance(client_id, str) or not (is_reference(client_id) or _GUID.match(client_id)):
-        raise ValueError(f"{owner} workload_identity_client_id = {client_id!r}; allowed: a lowercase GUID or a "
-                         "reference to a managed identity's client id")
+        raise ValueError(
+            f"{owner} workload_identity_client_id = {client_id!r}; allowed: a lowercase GUID or a "
+            "reference to a managed identity's client id"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,8 +233,12 @@ class AzureDnsProvider:
 
     def azure_json(self) -> dict[str, Any]:
         """The ``azure.json`` external-dns reads: ids only, no credential."""
-        return {"tenantId": self.tenant_id, "subscriptionId": self.subscription_id,
-                "resourceGroup": self.resource_group, "useWorkloadIdentityExtension": True}
+        return {
+            "tenantId": self.tenant_id,
+            "subscriptionId": self.subscription_id,
+            "resourceGroup": self.resource_group,
+            "useWorkloadIdentityExtension": True,
+        }
 
 
 ExternalDnsPolicy = Literal["sync", "upsert-only"]
@@ -207,10 +257,20 @@ class ExternalDns(Construct):
     Exposes ``namespace``, ``chart`` and ``azure_config`` (the config map).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, chart: ChartVersion, domain_filters: Sequence[str],
-                 txt_owner_id: str, azure: AzureDnsProvider, namespace: str = "external-dns",
-                 policy: ExternalDnsPolicy = "sync", pod_security: PodSecurityLevel = "restricted",
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        chart: ChartVersion,
+        domain_filters: Sequence[str],
+        txt_owner_id: str,
+        azure: AzureDnsProvider,
+        namespace: str = "external-dns",
+        policy: ExternalDnsPolicy = "sync",
+        pod_security: PodSecurityLevel = "restricted",
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """Required: ``chart`` (external-dns from https://kubernetes-sigs.github.io/external-dns/),
         ``domain_filters`` (the zones it may touch, at least one), ``txt_owner_id`` (usually the environment
         name), ``azure`` (the DNS provider). ``namespace`` (default ``external-dns``). ``policy`` (default
@@ -221,24 +281,33 @@ class ExternalDns(Construct):
         owner = "ExternalDns"
         chart = _check_chart(owner, chart)
         filters = [domain_filters] if isinstance(domain_filters, str) else list(domain_filters)
-        if not filters or not all(isinstance(d, str) and (is_reference(d) or _FQDN.match(d)) for d in filters):
-            raise ValueError(f"{owner} domain_filters = {domain_filters!r}; allowed: one or more lowercase DNS "
-                             "zone names")
+        if not filters or not all(
+            isinstance(d, str) and (is_reference(d) or _FQDN.match(d)) for d in filters
+        ):
+            raise ValueError(
+                f"{owner} domain_filters = {domain_filters!r}; allowed: one or more lowercase DNS zone names"
+            )
         if not isinstance(txt_owner_id, str) or not re.match(r"^[a-z0-9][-a-z0-9]{0,62}$", txt_owner_id):
-            raise ValueError(f"{owner} txt_owner_id = {txt_owner_id!r}; allowed: 1-63 lowercase letters, digits "
-                             "and '-'")
+            raise ValueError(
+                f"{owner} txt_owner_id = {txt_owner_id!r}; allowed: 1-63 lowercase letters, digits and '-'"
+            )
         if policy not in EXTERNAL_DNS_POLICIES:
             raise ValueError(f"{owner} policy = {policy!r}; allowed: {', '.join(EXTERNAL_DNS_POLICIES)}")
         if not isinstance(azure, AzureDnsProvider):
             raise ValueError(f"{owner} azure = {azure!r}; allowed: an AzureDnsProvider")
         _check_client_id(owner, azure.client_id)
-        self.namespace = Namespace(self, "namespace", name=namespace, pod_security=pod_security,
-                                   depends_on=depends_on)
+        self.namespace = Namespace(
+            self, "namespace", name=namespace, pod_security=pod_security, depends_on=depends_on
+        )
         config_name = "external-dns-azure"
         self.azure_config = ConfigMapV1(
-            self, "azure_config",
-            metadata=ConfigMapV1Metadata(name=config_name, namespace=self.namespace.name,
-                                         labels={"app.kubernetes.io/managed-by": "terraform"}),
+            self,
+            "azure_config",
+            metadata=ConfigMapV1Metadata(
+                name=config_name,
+                namespace=self.namespace.name,
+                labels={"app.kubernetes.io/managed-by": "terraform"},
+            ),
             data={"azure.json": json.dumps(azure.azure_json(), sort_keys=True)},
         )
         values = {
@@ -249,16 +318,28 @@ class ExternalDns(Construct):
             "registry": "txt",
             "txtOwnerId": txt_owner_id,
             "interval": "1m",
-            "serviceAccount": {"create": True, "name": EXTERNAL_DNS_SERVICE_ACCOUNT,
-                               "labels": dict(WORKLOAD_IDENTITY_USE),
-                               "annotations": {"azure.workload.identity/client-id": azure.client_id}},
+            "serviceAccount": {
+                "create": True,
+                "name": EXTERNAL_DNS_SERVICE_ACCOUNT,
+                "labels": dict(WORKLOAD_IDENTITY_USE),
+                "annotations": {"azure.workload.identity/client-id": azure.client_id},
+            },
             "podLabels": dict(WORKLOAD_IDENTITY_USE),
             "extraVolumes": [{"name": "azure-config-file", "configMap": {"name": config_name}}],
-            "extraVolumeMounts": [{"name": "azure-config-file", "mountPath": "/etc/kubernetes", "readOnly": True}],
+            "extraVolumeMounts": [
+                {"name": "azure-config-file", "mountPath": "/etc/kubernetes", "readOnly": True}
+            ],
         }
         self.chart = HelmChart(
-            self, "Resource", release_name="external-dns", chart=chart.chart, repository=chart.repository,
-            version=chart.version, namespace=self.namespace, values=values, depends_on=[self.azure_config],
+            self,
+            "Resource",
+            release_name="external-dns",
+            chart=chart.chart,
+            repository=chart.repository,
+            version=chart.version,
+            namespace=self.namespace,
+            values=values,
+            depends_on=[self.azure_config],
         )
 
     @staticmethod

@@ -26,7 +26,9 @@ _SINGLE_TOKEN = re.compile(r"^\$\{TfToken\[[^\]]+\]\}$")
 
 def _check_namespace(owner: str, namespace: object) -> Namespace:
     if not isinstance(namespace, Namespace):
-        raise ValueError(f"{owner} namespace = {namespace!r}; allowed: a Namespace construct (never 'default')")
+        raise ValueError(
+            f"{owner} namespace = {namespace!r}; allowed: a Namespace construct (never 'default')"
+        )
     return namespace
 
 
@@ -44,24 +46,40 @@ class PlatformSettings(Construct):
     ``extra`` entries. Exposes ``config_map`` and ``data`` (what was written, for tests and outputs).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, namespace: Namespace, environment: str, region: str,
-                 dns_domain: str, component_versions: Mapping[str, str],
-                 extra: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        namespace: Namespace,
+        environment: str,
+        region: str,
+        dns_domain: str,
+        component_versions: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         """Required: ``namespace``, ``environment`` (its name), ``region``, ``dns_domain`` (the environment's
-        zone), ``component_versions`` (component → version; may be empty). ``extra`` (default none): more keys,
-        which may not replace the four above."""
+        zone), ``component_versions`` (component → version; may be empty). ``extra`` (default none): more
+        keys, which may not replace the four above."""
         super().__init__(scope, id_)
         owner = "PlatformSettings"
         namespace = _check_namespace(owner, namespace)
-        for field_name, value in (("environment", environment), ("region", region), ("dns_domain", dns_domain)):
+        for field_name, value in (
+            ("environment", environment),
+            ("region", region),
+            ("dns_domain", dns_domain),
+        ):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{owner} {field_name} = {value!r}; allowed: a non-empty string")
         versions: dict[str, str] = {}
         for component, version in component_versions.items():
             if not (isinstance(component, str) and DNS1123_LABEL.match(component)) or not (
-                    isinstance(version, str) and version and version != "latest"):
-                raise ValueError(f"{owner} component_versions {component!r} = {version!r}; allowed: component "
-                                 "names (DNS-1123) with exact versions (not empty, not 'latest')")
+                isinstance(version, str) and version and version != "latest"
+            ):
+                raise ValueError(
+                    f"{owner} component_versions {component!r} = {version!r}; allowed: component "
+                    "names (DNS-1123) with exact versions (not empty, not 'latest')"
+                )
             versions[component] = version
         data = {
             "ENVIRONMENT": environment,
@@ -72,16 +90,20 @@ class PlatformSettings(Construct):
         for key, value in (extra or {}).items():
             _check_key(owner, key)
             if key in data:
-                raise ValueError(f"{owner} extra key {key!r} would replace a standard key; allowed: keys other "
-                                 f"than {sorted(data)}")
+                raise ValueError(
+                    f"{owner} extra key {key!r} would replace a standard key; allowed: keys other "
+                    f"than {sorted(data)}"
+                )
             if not isinstance(value, str):
                 raise ValueError(f"{owner} extra {key!r} = {value!r}; allowed: a string")
             data[key] = value
         self.data = data
         self.config_map = ConfigMapV1(
-            self, "Resource",
-            metadata=ConfigMapV1Metadata(name=PLATFORM_SETTINGS_NAME, namespace=namespace.name,
-                                         labels=dict(MANAGED_BY_LABEL)),
+            self,
+            "Resource",
+            metadata=ConfigMapV1Metadata(
+                name=PLATFORM_SETTINGS_NAME, namespace=namespace.name, labels=dict(MANAGED_BY_LABEL)
+            ),
             data=data,
             depends_on=[namespace.resource],
         )
@@ -94,14 +116,22 @@ class GlobalSecrets(Construct):
 
     * ``None`` (default): ``data`` — the values are also kept in Terraform state (sensitive), and Terraform
       notices drift in the cluster.
-    * an integer: ``data_wo`` + ``data_wo_revision`` (Terraform ≥ 1.11) — the values are sent but never stored in
-      state for this resource; raise the revision to push new values (e.g. after a rotation).
+    * an integer: ``data_wo`` + ``data_wo_revision`` (Terraform ≥ 1.11) — the values are sent but never stored
+      in state for this resource; raise the revision to push new values (e.g. after a rotation).
 
     Exposes ``secret`` and ``keys``.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, namespace: Namespace, values: Mapping[str, str],
-                 name: str = "platform-secrets", write_only_revision: int | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        namespace: Namespace,
+        values: Mapping[str, str],
+        name: str = "platform-secrets",
+        write_only_revision: int | None = None,
+    ) -> None:
         """Required: ``namespace``, ``values`` (key → reference, at least one). ``name`` (default
         ``platform-secrets``, DNS-1123). ``write_only_revision`` (default none): see the class doc."""
         super().__init__(scope, id_)
@@ -114,20 +144,32 @@ class GlobalSecrets(Construct):
         data: dict[str, str] = {}
         for key, value in values.items():
             _check_key(owner, key)
-            if not (isinstance(value, str) and cdktf.Token.is_unresolved(value) and _SINGLE_TOKEN.match(value)):
+            if not (
+                isinstance(value, str) and cdktf.Token.is_unresolved(value) and _SINGLE_TOKEN.match(value)
+            ):
                 # Never echo the value: it might be the secret itself.
-                raise ValueError(f"{owner} value of {key!r} is a literal ({type(value).__name__}); allowed: a "
-                                 "Terraform reference only (e.g. a generated secret's result)")
+                raise ValueError(
+                    f"{owner} value of {key!r} is a literal ({type(value).__name__}); allowed: a "
+                    "Terraform reference only (e.g. a generated secret's result)"
+                )
             data[key] = value
-        if write_only_revision is not None and (not isinstance(write_only_revision, int)
-                                                or isinstance(write_only_revision, bool) or write_only_revision < 1):
-            raise ValueError(f"{owner} write_only_revision = {write_only_revision!r}; allowed: None or an "
-                             "integer ≥ 1")
+        if write_only_revision is not None and (
+            not isinstance(write_only_revision, int)
+            or isinstance(write_only_revision, bool)
+            or write_only_revision < 1
+        ):
+            raise ValueError(
+                f"{owner} write_only_revision = {write_only_revision!r}; allowed: None or an integer ≥ 1"
+            )
         self.keys = sorted(data)
-        content = ({"data": data} if write_only_revision is None
-                   else {"data_wo": data, "data_wo_revision": write_only_revision})
+        content = (
+            {"data": data}
+            if write_only_revision is None
+            else {"data_wo": data, "data_wo_revision": write_only_revision}
+        )
         self.secret = SecretV1(
-            self, "Resource",
+            self,
+            "Resource",
             metadata=SecretV1Metadata(name=name, namespace=namespace.name, labels=dict(MANAGED_BY_LABEL)),
             type="Opaque",
             depends_on=[namespace.resource],

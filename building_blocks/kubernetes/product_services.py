@@ -18,7 +18,11 @@ from constructs import Construct
 from building_blocks.kubernetes.connection import is_reference
 from building_blocks.kubernetes.helm_chart import ChartVersion, HelmChart
 from building_blocks.kubernetes.namespace import DNS1123_LABEL, Namespace, PodSecurityLevel
-from building_blocks.kubernetes.platform_settings import PLATFORM_SETTINGS_NAME, GlobalSecrets, PlatformSettings
+from building_blocks.kubernetes.platform_settings import (
+    PLATFORM_SETTINGS_NAME,
+    GlobalSecrets,
+    PlatformSettings,
+)
 
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -53,22 +57,36 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 class ProductServices(Construct):
-    """Namespaces, their platform settings and secrets, and one :class:`HelmChart` per :class:`ServiceRelease`.
+    """Namespaces, their platform settings and secrets, and a :class:`HelmChart` per :class:`ServiceRelease`.
 
     The values contract every company chart follows (documented in docs/kubernetes-layer.md):
-    ``image.registry`` / ``image.repository`` / ``image.tag``, ``ingress.enabled`` / ``className`` / ``host`` /
-    ``tls`` / ``annotations``, and ``platformSettings.configMapName`` / ``secretName`` for ``envFrom``.
+    ``image.registry`` / ``image.repository`` / ``image.tag``, ``ingress.enabled`` / ``className`` /
+    ``host`` / ``tls`` / ``annotations``, and ``platformSettings.configMapName`` / ``secretName`` for
+    ``envFrom``.
 
     Exposes ``namespaces`` (name → :class:`Namespace`), ``settings`` (name → :class:`PlatformSettings`),
     ``secrets`` (name → :class:`GlobalSecrets`, empty without secrets) and ``charts`` (service → HelmChart).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, registry: str, services: Sequence[ServiceRelease],
-                 environment: str, region: str, dns_domain: str, component_versions: Mapping[str, str],
-                 secrets: Mapping[str, str] | None = None, secrets_write_only_revision: int | None = None,
-                 ingress_class: str = "nginx", cluster_issuer: str | None = None,
-                 pod_security: PodSecurityLevel = "baseline", timeout_seconds: int = 600,
-                 depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        registry: str,
+        services: Sequence[ServiceRelease],
+        environment: str,
+        region: str,
+        dns_domain: str,
+        component_versions: Mapping[str, str],
+        secrets: Mapping[str, str] | None = None,
+        secrets_write_only_revision: int | None = None,
+        ingress_class: str = "nginx",
+        cluster_issuer: str | None = None,
+        pod_security: PodSecurityLevel = "baseline",
+        timeout_seconds: int = 600,
+        depends_on: Sequence[cdktf.ITerraformDependable] = (),
+    ) -> None:
         """Required: ``registry`` (registry host, e.g. ``nwtacr.azurecr.io`` or a reference; charts come from
         ``oci://<registry>/helm``, images from ``<registry>/<name>``), ``services`` (at least one, unique
         names), and the platform-settings data ``environment``, ``region``, ``dns_domain``,
@@ -77,15 +95,17 @@ class ProductServices(Construct):
         ``secrets`` (default none: no secret object): key → reference, written as ``platform-secrets`` into
         every namespace here (see :class:`GlobalSecrets`, also for ``secrets_write_only_revision``).
         ``ingress_class`` (default ``nginx``). ``cluster_issuer`` (default none: no cert-manager annotation):
-        the ClusterIssuer that signs the services' TLS certificates. ``pod_security`` (default ``baseline``) of
-        the namespaces. ``timeout_seconds`` (default 600) per release. ``depends_on`` (default none): what the
-        namespaces, and so everything here, wait for (e.g. the ingress controller and cert-manager, whose
+        the ClusterIssuer that signs the services' TLS certificates. ``pod_security`` (default ``baseline``)
+        of the namespaces. ``timeout_seconds`` (default 600) per release. ``depends_on`` (default none): what
+        the namespaces, and so everything here, wait for (e.g. the ingress controller and cert-manager, whose
         webhooks validate the services' objects)."""
         super().__init__(scope, id_)
         owner = "ProductServices"
         if not isinstance(registry, str) or not (is_reference(registry) or _REGISTRY.match(registry)):
-            raise ValueError(f"{owner} registry = {registry!r}; allowed: a registry host such as "
-                             "'nwtacr.azurecr.io' (no scheme) or a reference to one")
+            raise ValueError(
+                f"{owner} registry = {registry!r}; allowed: a registry host such as "
+                "'nwtacr.azurecr.io' (no scheme) or a reference to one"
+            )
         if not services:
             raise ValueError(f"{owner} services = {services!r}; allowed: at least one ServiceRelease")
         names = [s.name if isinstance(s, ServiceRelease) else s for s in services]
@@ -99,16 +119,27 @@ class ProductServices(Construct):
         self.secrets: dict[str, GlobalSecrets] = {}
         self.charts: dict[str, HelmChart] = {}
         for ns_name in sorted({s.namespace for s in services}):
-            namespace = Namespace(self, f"namespace-{ns_name}", name=ns_name, pod_security=pod_security,
-                                  depends_on=depends_on)
+            namespace = Namespace(
+                self, f"namespace-{ns_name}", name=ns_name, pod_security=pod_security, depends_on=depends_on
+            )
             self.namespaces[ns_name] = namespace
             self.settings[ns_name] = PlatformSettings(
-                self, f"platform-settings-{ns_name}", namespace=namespace, environment=environment,
-                region=region, dns_domain=dns_domain, component_versions=component_versions)
+                self,
+                f"platform-settings-{ns_name}",
+                namespace=namespace,
+                environment=environment,
+                region=region,
+                dns_domain=dns_domain,
+                component_versions=component_versions,
+            )
             if secrets:
-                self.secrets[ns_name] = GlobalSecrets(self, f"secrets-{ns_name}", namespace=namespace,
-                                                      values=secrets,
-                                                      write_only_revision=secrets_write_only_revision)
+                self.secrets[ns_name] = GlobalSecrets(
+                    self,
+                    f"secrets-{ns_name}",
+                    namespace=namespace,
+                    values=secrets,
+                    write_only_revision=secrets_write_only_revision,
+                )
         for service in services:
             chart = service.chart
             ingress: dict[str, Any] = {"enabled": service.host is not None, "className": ingress_class}
@@ -119,17 +150,25 @@ class ProductServices(Construct):
             standard = {
                 "image": {"registry": registry, "repository": service.name, "tag": chart.image_tag},
                 "ingress": ingress,
-                "platformSettings": {"configMapName": PLATFORM_SETTINGS_NAME,
-                                     "secretName": "platform-secrets" if secrets else None},
+                "platformSettings": {
+                    "configMapName": PLATFORM_SETTINGS_NAME,
+                    "secretName": "platform-secrets" if secrets else None,
+                },
             }
             depends: list[cdktf.ITerraformDependable] = [self.settings[service.namespace].config_map]
             if service.namespace in self.secrets:
                 depends.append(self.secrets[service.namespace].secret)
             self.charts[service.name] = HelmChart(
-                self, service.name, release_name=service.name, chart=chart.chart,
-                repository=chart.repository or f"oci://{registry}/helm", version=chart.version,
-                namespace=self.namespaces[service.namespace], values=deep_merge(standard, service.values),
-                timeout_seconds=timeout_seconds, depends_on=depends,
+                self,
+                service.name,
+                release_name=service.name,
+                chart=chart.chart,
+                repository=chart.repository or f"oci://{registry}/helm",
+                version=chart.version,
+                namespace=self.namespaces[service.namespace],
+                values=deep_merge(standard, service.values),
+                timeout_seconds=timeout_seconds,
+                depends_on=depends,
             )
 
     @staticmethod
@@ -137,16 +176,24 @@ class ProductServices(Construct):
         if not isinstance(service, ServiceRelease):
             raise ValueError(f"{owner} service {service!r}; allowed: a ServiceRelease")
         where = f"{owner} service {service.name!r}"
-        if not isinstance(service.name, str) or not DNS1123_LABEL.match(service.name) or len(service.name) > 53:
-            raise ValueError(f"{owner} service name = {service.name!r}; allowed: a DNS-1123 label of at most 53 "
-                             "characters")
+        if (
+            not isinstance(service.name, str)
+            or not DNS1123_LABEL.match(service.name)
+            or len(service.name) > 53
+        ):
+            raise ValueError(
+                f"{owner} service name = {service.name!r}; allowed: a DNS-1123 label of at most 53 characters"
+            )
         if not isinstance(service.chart, ChartVersion):
             raise ValueError(f"{where} chart = {service.chart!r}; allowed: a ChartVersion")
         tag = service.chart.image_tag
         if not isinstance(tag, str) or not _IMAGE_TAG.match(tag) or tag == "latest":
-            raise ValueError(f"{where} image_tag = {tag!r}; allowed: an exact image tag (not empty, not 'latest')")
+            raise ValueError(
+                f"{where} image_tag = {tag!r}; allowed: an exact image tag (not empty, not 'latest')"
+            )
         if service.host is not None and not (is_reference(service.host) or _HOST.match(str(service.host))):
             raise ValueError(f"{where} host = {service.host!r}; allowed: a lowercase DNS name or None")
         if not isinstance(service.values, Mapping):
-            raise ValueError(f"{where} values = {type(service.values).__name__}; allowed: a mapping of typed "
-                             "Python data")
+            raise ValueError(
+                f"{where} values = {type(service.values).__name__}; allowed: a mapping of typed Python data"
+            )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKubernetes, HelmProviderKubernetesExec
+from cdktf_cdktf_provider_helm.provider import (
+    HelmProvider,
+    HelmProviderKubernetes,
+    HelmProviderKubernetesExec,
+)
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 from constructs import Construct
 
@@ -27,23 +31,37 @@ class KubernetesProviders(Construct):
             raise ValueError(f"KubernetesProviders connection = {connection!r}; allowed: a ClusterConnection")
         self.connection = connection
         if connection.uses_kubeconfig:
-            self.helm = HelmProvider(self, "helm", kubernetes=HelmProviderKubernetes(
-                config_path=connection.config_path, config_context=connection.config_context))
+            self.helm = HelmProvider(
+                self,
+                "helm",
+                kubernetes=HelmProviderKubernetes(
+                    config_path=connection.config_path, config_context=connection.config_context
+                ),
+            )
             self.kubernetes = KubernetesProvider(
-                self, "kubernetes", config_path=connection.config_path, config_context=connection.config_context)
+                self,
+                "kubernetes",
+                config_path=connection.config_path,
+                config_context=connection.config_context,
+            )
             return
         auth = connection.exec_auth
         assert auth is not None  # guaranteed by ClusterConnection
         exec_kwargs = {"api_version": auth.api_version, "command": auth.command, "args": list(auth.args)}
         if auth.env:
             exec_kwargs["env"] = dict(auth.env)
-        self.helm = HelmProvider(self, "helm", kubernetes=HelmProviderKubernetes(
-            host=connection.host,
-            cluster_ca_certificate=connection.cluster_ca_certificate,
-            exec=HelmProviderKubernetesExec(**exec_kwargs),
-        ))
+        self.helm = HelmProvider(
+            self,
+            "helm",
+            kubernetes=HelmProviderKubernetes(
+                host=connection.host,
+                cluster_ca_certificate=connection.cluster_ca_certificate,
+                exec=HelmProviderKubernetesExec(**exec_kwargs),
+            ),
+        )
         self.kubernetes = KubernetesProvider(
-            self, "kubernetes",
+            self,
+            "kubernetes",
             host=connection.host,
             cluster_ca_certificate=connection.cluster_ca_certificate,
             exec=[KubernetesProviderExec(**exec_kwargs)],

@@ -11,11 +11,13 @@ from building_blocks.kubernetes.helm_chart import ChartVersion
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----\n"
 HOST = "https://aks-nwt-dev.hcp.westeurope.azmk8s.io:443"
-INGRESS = ChartVersion(chart="ingress-nginx", repository="https://kubernetes.github.io/ingress-nginx",
-                       version="4.14.1")
+INGRESS = ChartVersion(
+    chart="ingress-nginx", repository="https://kubernetes.github.io/ingress-nginx", version="4.14.1"
+)
 CERT_MANAGER = ChartVersion(chart="cert-manager", repository="https://charts.jetstack.io", version="v1.19.1")
-EXTERNAL_DNS = ChartVersion(chart="external-dns", repository="https://kubernetes-sigs.github.io/external-dns/",
-                            version="1.20.0")
+EXTERNAL_DNS = ChartVersion(
+    chart="external-dns", repository="https://kubernetes-sigs.github.io/external-dns/", version="1.20.0"
+)
 
 
 def new_stack() -> cdktf.TerraformStack:

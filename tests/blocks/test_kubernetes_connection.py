@@ -18,31 +18,55 @@ PACKAGE = Path(__file__).resolve().parents[2] / "building_blocks" / "kubernetes"
 KUBELOGIN_ARGS = ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_ID]
 
 
-# --- independence from azurerm -------------------------------------------------------------------------------
+# --- independence from azurerm --------------------------------------------------------------------
+
 
 def test_no_module_of_the_layer_imports_azurerm():
     offenders = []
     for path in sorted(PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}: {n}" for n in names if "azurerm" in n or n.startswith("building_blocks.")
-                          and not n.startswith(("building_blocks.kubernetes", "building_blocks.naming"))]
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if "azurerm" in n
+                or (
+                    n.startswith("building_blocks.")
+                    and not n.startswith(("building_blocks.kubernetes", "building_blocks.naming"))
+                )
+            ]
     assert offenders == []
 
 
 def test_importing_the_whole_layer_loads_no_azurerm_module():
-    modules = sorted(f"building_blocks.kubernetes.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__")
-    code = ("import sys; from infra import runtime; runtime.prepare(); import importlib\n"
-            f"for m in {modules!r}: importlib.import_module(m)\n"
-            "print(sorted(n for n in sys.modules if 'azurerm' in n))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=PACKAGE.parents[1], timeout=120)
+    modules = sorted(
+        f"building_blocks.kubernetes.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__"
+    )
+    code = (
+        "import sys; from infra import runtime; runtime.prepare(); import importlib\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(n for n in sys.modules if 'azurerm' in n))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parents[1],
+        timeout=120,
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert len(modules) >= 10  # every module was imported, not an empty list
 
 
-# --- kubelogin ---------------------------------------------------------------------------------------------------
+# --- kubelogin ------------------------------------------------------------------------------------
+
 
 def test_kubelogin_defaults_to_the_azure_cli_session_and_the_aks_server_id():
     auth = kubelogin()
@@ -56,7 +80,9 @@ def test_kubelogin_workload_identity():
 
 
 def test_kubelogin_rejects_an_unknown_login_mode():
-    with pytest.raises(ValueError, match=r"kubelogin login = 'devicecode'; allowed: azurecli, workloadidentity"):
+    with pytest.raises(
+        ValueError, match=r"kubelogin login = 'devicecode'; allowed: azurecli, workloadidentity"
+    ):
         kubelogin(login="devicecode")  # type: ignore[arg-type]
 
 
@@ -85,12 +111,18 @@ def test_exec_auth_rejects_a_bad_env_name():
         ExecAuth(command="kubelogin", env={"A-B": "1"})
 
 
-# --- ClusterConnection -------------------------------------------------------------------------------------------
+# --- ClusterConnection ----------------------------------------------------------------------------
+
 
 def test_connection_rejects_both_shapes():
     with pytest.raises(ValueError, match="not both"):
-        ClusterConnection(host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin(), config_path="~/.kube/config",
-                          config_context="lab")
+        ClusterConnection(
+            host=HOST,
+            cluster_ca_certificate=PEM,
+            exec_auth=kubelogin(),
+            config_path="~/.kube/config",
+            config_context="lab",
+        )
 
 
 def test_connection_rejects_nothing():
@@ -109,18 +141,19 @@ def test_connection_rejects_a_plain_http_host():
 
 
 def test_connection_rejects_a_base64_ca_certificate():
-    with pytest.raises(ValueError, match="cluster_ca_certificate = 'LS0tLS1CRUdJTi'.*Fn.base64decode"):
-        ClusterConnection.api_server(host=HOST, cluster_ca_certificate="LS0tLS1CRUdJTi", exec_auth=kubelogin())
+    with pytest.raises(ValueError, match=r"cluster_ca_certificate = 'LS0tLS1CRUdJTi'.*Fn.base64decode"):
+        ClusterConnection.api_server(
+            host=HOST, cluster_ca_certificate="LS0tLS1CRUdJTi", exec_auth=kubelogin()
+        )
 
 
 def test_connection_rejects_an_exec_auth_that_is_not_one():
     with pytest.raises(ValueError, match="exec_auth = 'kubelogin'"):
-        ClusterConnection.api_server(host=HOST, cluster_ca_certificate=PEM,
-                                     exec_auth="kubelogin")  # type: ignore[arg-type]
+        ClusterConnection.api_server(host=HOST, cluster_ca_certificate=PEM, exec_auth="kubelogin")  # type: ignore[arg-type]
 
 
 def test_connection_rejects_an_absolute_kubeconfig_path():
-    with pytest.raises(ValueError, match="config_path = '/home/me/.kube/config' is absolute"):
+    with pytest.raises(ValueError, match=r"config_path = '/home/me/.kube/config' is absolute"):
         ClusterConnection.kubeconfig(config_path="/home/me/.kube/config", config_context="lab")
 
 
@@ -137,23 +170,35 @@ def test_connection_accepts_references():
     assert connection.uses_kubeconfig is False
 
 
-# --- KubernetesProviders -----------------------------------------------------------------------------------------
+# --- KubernetesProviders --------------------------------------------------------------------------
+
 
 def test_providers_from_host_ca_and_kubelogin():
     stack = new_stack()
-    KubernetesProviders(stack, "k8s", connection=ClusterConnection.api_server(
-        host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin()))
+    KubernetesProviders(
+        stack,
+        "k8s",
+        connection=ClusterConnection.api_server(host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin()),
+    )
     providers = synth(stack)["provider"]
-    exec_block = {"api_version": "client.authentication.k8s.io/v1beta1", "command": "kubelogin",
-                  "args": KUBELOGIN_ARGS}
-    assert providers["helm"] == [{"kubernetes": {"host": HOST, "cluster_ca_certificate": PEM, "exec": exec_block}}]
+    exec_block = {
+        "api_version": "client.authentication.k8s.io/v1beta1",
+        "command": "kubelogin",
+        "args": KUBELOGIN_ARGS,
+    }
+    assert providers["helm"] == [
+        {"kubernetes": {"host": HOST, "cluster_ca_certificate": PEM, "exec": exec_block}}
+    ]
     assert providers["kubernetes"] == [{"host": HOST, "cluster_ca_certificate": PEM, "exec": [exec_block]}]
 
 
 def test_providers_carry_no_static_credential():
     stack = new_stack()
-    KubernetesProviders(stack, "k8s", connection=ClusterConnection.api_server(
-        host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin()))
+    KubernetesProviders(
+        stack,
+        "k8s",
+        connection=ClusterConnection.api_server(host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin()),
+    )
     providers = synth(stack)["provider"]
     for block in (providers["helm"][0]["kubernetes"], providers["kubernetes"][0]):
         assert not {"token", "password", "client_key", "client_certificate", "insecure"} & set(block)
@@ -162,8 +207,11 @@ def test_providers_carry_no_static_credential():
 def test_providers_from_a_kubeconfig_context_variable():
     stack = new_stack()
     path = cdktf.TerraformVariable(stack, "kubeconfig_path", type="string", default="~/.kube/config")
-    KubernetesProviders(stack, "k8s", connection=ClusterConnection.kubeconfig(
-        config_path=path.string_value, config_context="onprem-lab"))
+    KubernetesProviders(
+        stack,
+        "k8s",
+        connection=ClusterConnection.kubeconfig(config_path=path.string_value, config_context="onprem-lab"),
+    )
     doc = synth(stack)
     expected = {"config_path": "${var.kubeconfig_path}", "config_context": "onprem-lab"}
     assert doc["provider"]["helm"] == [{"kubernetes": expected}]

@@ -12,22 +12,32 @@ from tests.blocks.kubernetes_helpers import assert_hardened, new_stack, only, re
 def _chart(**overrides):
     stack = new_stack()
     namespace = Namespace(stack, "ns", name="tools")
-    props = {"release_name": "tool", "chart": "tool", "repository": "https://charts.example.com",
-             "version": "1.2.3", "namespace": namespace, **overrides}
+    props = {
+        "release_name": "tool",
+        "chart": "tool",
+        "repository": "https://charts.example.com",
+        "version": "1.2.3",
+        "namespace": namespace,
+        **overrides,
+    }
     return stack, HelmChart(stack, "tool", **props)
 
 
-# --- Namespace ---------------------------------------------------------------------------------------------------
+# --- Namespace ------------------------------------------------------------------------------------
+
 
 def test_namespace_with_only_its_name():
     stack = new_stack()
     Namespace(stack, "ns", name="tools")
-    assert only(synth(stack), "kubernetes_namespace_v1")["metadata"] == {"name": "tools", "labels": {
-        "app.kubernetes.io/managed-by": "terraform",
-        "pod-security.kubernetes.io/enforce": "baseline",
-        "pod-security.kubernetes.io/warn": "restricted",
-        "pod-security.kubernetes.io/audit": "restricted",
-    }}
+    assert only(synth(stack), "kubernetes_namespace_v1")["metadata"] == {
+        "name": "tools",
+        "labels": {
+            "app.kubernetes.io/managed-by": "terraform",
+            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted",
+        },
+    }
 
 
 def test_namespace_restricted_and_extra_labels():
@@ -50,13 +60,17 @@ def test_namespace_refuses_an_invalid_name():
 
 
 def test_namespace_refuses_an_unknown_pod_security_level():
-    with pytest.raises(ValueError, match="pod_security = 'strict'; allowed: privileged, baseline, restricted"):
+    with pytest.raises(
+        ValueError, match="pod_security = 'strict'; allowed: privileged, baseline, restricted"
+    ):
         Namespace(new_stack(), "ns", name="tools", pod_security="strict")  # type: ignore[arg-type]
 
 
 def test_namespace_refuses_overriding_the_pod_security_labels():
     with pytest.raises(ValueError, match="labels override"):
-        Namespace(new_stack(), "ns", name="tools", labels={"pod-security.kubernetes.io/enforce": "privileged"})
+        Namespace(
+            new_stack(), "ns", name="tools", labels={"pod-security.kubernetes.io/enforce": "privileged"}
+        )
 
 
 def test_namespace_refuses_an_invalid_label():
@@ -64,7 +78,8 @@ def test_namespace_refuses_an_invalid_label():
         Namespace(new_stack(), "ns", name="tools", labels={"team": "a b"})
 
 
-# --- HelmChart: hardening ------------------------------------------------------------------------------------------
+# --- HelmChart: hardening -------------------------------------------------------------------------
+
 
 def test_helm_chart_with_only_required_inputs_is_hardened():
     stack, _ = _chart()
@@ -107,10 +122,12 @@ def test_helm_chart_accepts_a_full_oci_reference_without_repository():
     assert only(synth(stack), "helm_release")["chart"] == "oci://registry.example.com/helm/tool"
 
 
-# --- HelmChart: one test per error ---------------------------------------------------------------------------------
+# --- HelmChart: one test per error ----------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["", "latest", "^1.2.3", "~1.2", ">=1.0.0", "1.x", "*", "1.2", "1.2.3 || 2.0.0",
-                                     None])
+
+@pytest.mark.parametrize(
+    "version", ["", "latest", "^1.2.3", "~1.2", ">=1.0.0", "1.x", "*", "1.2", "1.2.3 || 2.0.0", None]
+)
 def test_helm_chart_refuses_an_unpinned_version(version):
     with pytest.raises(ValueError, match=r"version = .*; allowed: one exact chart version"):
         _chart(version=version)
@@ -124,8 +141,15 @@ def test_helm_chart_accepts_exact_versions(version):
 def test_helm_chart_refuses_a_namespace_string():
     stack = new_stack()
     with pytest.raises(ValueError, match="namespace = 'default'; allowed: a Namespace construct"):
-        HelmChart(stack, "tool", release_name="tool", chart="tool", repository="https://charts.example.com",
-                  version="1.2.3", namespace="default")  # type: ignore[arg-type]
+        HelmChart(
+            stack,
+            "tool",
+            release_name="tool",
+            chart="tool",
+            repository="https://charts.example.com",
+            version="1.2.3",
+            namespace="default",
+        )  # type: ignore[arg-type]
 
 
 def test_helm_chart_refuses_a_bad_release_name():
@@ -144,7 +168,7 @@ def test_helm_chart_refuses_a_missing_repository():
 
 
 def test_helm_chart_refuses_a_plain_http_repository():
-    with pytest.raises(ValueError, match="repository = 'http://charts.example.com'"):
+    with pytest.raises(ValueError, match=r"repository = 'http://charts.example.com'"):
         _chart(repository="http://charts.example.com")
 
 
@@ -165,11 +189,11 @@ def test_helm_chart_refuses_values_that_are_not_json_data():
 
 @pytest.mark.parametrize("max_history", [0, 21, True, 2.5])
 def test_helm_chart_refuses_max_history_out_of_bounds(max_history):
-    with pytest.raises(ValueError, match="max_history = .*; allowed: an integer from 1 to 20"):
+    with pytest.raises(ValueError, match=r"max_history = .*; allowed: an integer from 1 to 20"):
         _chart(max_history=max_history)
 
 
 @pytest.mark.parametrize("timeout", [0, 59, 3601])
 def test_helm_chart_refuses_timeout_out_of_bounds(timeout):
-    with pytest.raises(ValueError, match="timeout_seconds = .*; allowed: an integer from 60 to 3600"):
+    with pytest.raises(ValueError, match=r"timeout_seconds = .*; allowed: an integer from 60 to 3600"):
         _chart(timeout_seconds=timeout)

@@ -24,11 +24,14 @@ from tests.blocks.kubernetes_helpers import (
 )
 
 PLATFORM = {"ingress-nginx": INGRESS, "cert-manager": CERT_MANAGER}
-SERVICES = {name: ChartVersion(chart=name, version="1.0.0", image_tag="1.0.0", namespace="product")
-            for name in ("api", "web", "worker")}
+SERVICES = {
+    name: ChartVersion(chart=name, version="1.0.0", image_tag="1.0.0", namespace="product")
+    for name in ("api", "web", "worker")
+}
 FACTS = {"environment": "lab", "region": "westeurope", "dns_domain": "lab.northwind.example"}
-AZURE = AzureDnsProvider(tenant_id="t", subscription_id="s", resource_group="rg",
-                         client_id="22222222-2222-2222-2222-222222222222")
+AZURE = AzureDnsProvider(
+    tenant_id="t", subscription_id="s", resource_group="rg", client_id="22222222-2222-2222-2222-222222222222"
+)
 
 
 def _kubeconfig(stack):
@@ -50,19 +53,40 @@ def test_layer_with_only_required_inputs():
     for release in releases.values():
         assert_hardened(release)
     assert layer.external_dns is None and layer.product is None and layer.integrations is None
-    assert doc["provider"]["kubernetes"] == [{"config_path": "${var.kubeconfig_path}", "config_context": "lab"}]
+    assert doc["provider"]["kubernetes"] == [
+        {"config_path": "${var.kubeconfig_path}", "config_context": "lab"}
+    ]
 
 
 def test_layer_full_composition_on_a_kubeconfig_cluster():
     stack = new_stack()
     secret = cdktf.TerraformVariable(stack, "api_key", type="string", sensitive=True).string_value
-    sso = SsoBridge(issuer_url="https://login.example/v2.0", client_id="x", allowed_email_domains=("contoso.com",))
-    _layer(stack, platform={**PLATFORM, "external-dns": EXTERNAL_DNS}, external_dns=AZURE, services=SERVICES,
-           registry="registry.lab.example:5000", secrets={"api-key": secret}, integrations=[sso],
-           integration_versions={"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")})
+    sso = SsoBridge(
+        issuer_url="https://login.example/v2.0", client_id="x", allowed_email_domains=("contoso.com",)
+    )
+    _layer(
+        stack,
+        platform={**PLATFORM, "external-dns": EXTERNAL_DNS},
+        external_dns=AZURE,
+        services=SERVICES,
+        registry="registry.lab.example:5000",
+        secrets={"api-key": secret},
+        integrations=[sso],
+        integration_versions={
+            "sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")
+        },
+    )
     doc = synth(stack)
     releases = {body["name"]: body for body in resources(doc, "helm_release").values()}
-    assert set(releases) == {"ingress-nginx", "cert-manager", "external-dns", "api", "web", "worker", "sso-bridge"}
+    assert set(releases) == {
+        "ingress-nginx",
+        "cert-manager",
+        "external-dns",
+        "api",
+        "web",
+        "worker",
+        "sso-bridge",
+    }
     for release in releases.values():
         assert_hardened(release)
     assert release_values(releases["api"])["ingress"]["host"] == "api.lab.northwind.example"
@@ -73,8 +97,11 @@ def test_layer_full_composition_on_a_kubeconfig_cluster():
     # the company's services wait for the ingress controller and cert-manager (through their namespace)
     ingress_id = next(k for k, v in resources(doc, "helm_release").items() if v["name"] == "ingress-nginx")
     assert f"helm_release.{ingress_id}" in namespaces["product"]["depends_on"]
-    settings = [cm for cm in resources(doc, "kubernetes_config_map_v1").values()
-                if cm["metadata"]["name"] == "platform-settings"]
+    settings = [
+        cm
+        for cm in resources(doc, "kubernetes_config_map_v1").values()
+        if cm["metadata"]["name"] == "platform-settings"
+    ]
     assert len(settings) == 2  # product and integrations
     assert len(resources(doc, "kubernetes_secret_v1")) == 1  # product only
 
@@ -90,8 +117,12 @@ def test_layer_namespaces_wait_for_the_given_dependencies():
 
 def test_layer_on_aks_style_connection():
     stack = new_stack()
-    _layer(stack, connection=ClusterConnection.api_server(host=HOST, cluster_ca_certificate=PEM,
-                                                          exec_auth=kubelogin(login="workloadidentity")))
+    _layer(
+        stack,
+        connection=ClusterConnection.api_server(
+            host=HOST, cluster_ca_certificate=PEM, exec_auth=kubelogin(login="workloadidentity")
+        ),
+    )
     helm = synth(stack)["provider"]["helm"][0]["kubernetes"]
     assert helm["exec"]["args"][2] == "workloadidentity" and helm["host"] == HOST
 
@@ -122,9 +153,19 @@ def test_layer_refuses_services_without_a_registry():
 
 
 def test_layer_refuses_integrations_in_a_product_namespace():
-    sso = SsoBridge(issuer_url="https://login.example", client_id="x", allowed_email_domains=("contoso.com",),
-                    namespace="product")
+    sso = SsoBridge(
+        issuer_url="https://login.example",
+        client_id="x",
+        allowed_email_domains=("contoso.com",),
+        namespace="product",
+    )
     with pytest.raises(ValueError, match=r"integrations use product namespaces \['product'\]"):
-        _layer(new_stack(), services=SERVICES, registry="registry.lab.example", integrations=[sso],
-               integration_versions={"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3",
-                                                                image_tag="0.9.3")})
+        _layer(
+            new_stack(),
+            services=SERVICES,
+            registry="registry.lab.example",
+            integrations=[sso],
+            integration_versions={
+                "sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")
+            },
+        )

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from building_blocks.kubernetes.helm_chart import ChartVersion
-from building_blocks.kubernetes.platform_charts import AzureDnsProvider, CertManager, ExternalDns, IngressNginx
+from building_blocks.kubernetes.platform_charts import (
+    AzureDnsProvider,
+    CertManager,
+    ExternalDns,
+    IngressNginx,
+)
 from tests.blocks.kubernetes_helpers import (
     CERT_MANAGER,
     EXTERNAL_DNS,
@@ -19,16 +24,20 @@ from tests.blocks.kubernetes_helpers import (
     synth,
 )
 
-AZURE = AzureDnsProvider(tenant_id="00000000-0000-0000-0000-000000000000",
-                         subscription_id="11111111-1111-1111-1111-111111111111", resource_group="rg-dns",
-                         client_id="22222222-2222-2222-2222-222222222222")
+AZURE = AzureDnsProvider(
+    tenant_id="00000000-0000-0000-0000-000000000000",
+    subscription_id="11111111-1111-1111-1111-111111111111",
+    resource_group="rg-dns",
+    client_id="22222222-2222-2222-2222-222222222222",
+)
 
 
 def _namespace_name(doc):
     return only(doc, "kubernetes_namespace_v1")["metadata"]["name"]
 
 
-# --- IngressNginx --------------------------------------------------------------------------------------------------
+# --- IngressNginx ---------------------------------------------------------------------------------
+
 
 def test_ingress_with_only_required_inputs():
     stack = new_stack()
@@ -37,7 +46,10 @@ def test_ingress_with_only_required_inputs():
     release = only(doc, "helm_release")
     assert_hardened(release)
     assert (release["chart"], release["repository"], release["version"]) == (
-        "ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.14.1")
+        "ingress-nginx",
+        "https://kubernetes.github.io/ingress-nginx",
+        "4.14.1",
+    )
     assert _namespace_name(doc) == "ingress-nginx"
     controller = release_values(release)["controller"]
     assert controller["replicaCount"] == 2
@@ -61,13 +73,13 @@ def test_ingress_single_replica_has_no_disruption_budget_and_gets_annotations():
 
 
 def test_ingress_refuses_a_chart_that_is_not_a_chart_version():
-    with pytest.raises(ValueError, match="IngressNginx chart = '4.14.1'"):
+    with pytest.raises(ValueError, match=r"IngressNginx chart = '4.14.1'"):
         IngressNginx(new_stack(), "ingress", chart="4.14.1")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("replicas", [0, 11, True])
 def test_ingress_refuses_replicas_out_of_bounds(replicas):
-    with pytest.raises(ValueError, match="IngressNginx replicas = .*; allowed: an integer from 1 to 10"):
+    with pytest.raises(ValueError, match=r"IngressNginx replicas = .*; allowed: an integer from 1 to 10"):
         IngressNginx(new_stack(), "ingress", chart=INGRESS, replicas=replicas)
 
 
@@ -83,8 +95,11 @@ def test_ingress_refuses_non_string_annotations():
 
 def test_ingress_refuses_an_unpinned_chart():
     with pytest.raises(ValueError, match="version = 'latest'"):
-        IngressNginx(new_stack(), "ingress", chart=ChartVersion(chart="ingress-nginx", version="latest",
-                                                                 repository="https://x.example"))
+        IngressNginx(
+            new_stack(),
+            "ingress",
+            chart=ChartVersion(chart="ingress-nginx", version="latest", repository="https://x.example"),
+        )
 
 
 def test_ingress_refuses_the_default_namespace():
@@ -92,7 +107,8 @@ def test_ingress_refuses_the_default_namespace():
         IngressNginx(new_stack(), "ingress", chart=INGRESS, namespace="default")
 
 
-# --- CertManager ---------------------------------------------------------------------------------------------------
+# --- CertManager ----------------------------------------------------------------------------------
+
 
 def test_cert_manager_with_only_required_inputs():
     stack = new_stack()
@@ -112,8 +128,11 @@ def test_cert_manager_with_only_required_inputs():
 
 def test_cert_manager_before_1_15_uses_install_crds():
     stack = new_stack()
-    CertManager(stack, "cm", chart=ChartVersion(chart="cert-manager", repository="https://charts.jetstack.io",
-                                                version="v1.14.5"))
+    CertManager(
+        stack,
+        "cm",
+        chart=ChartVersion(chart="cert-manager", repository="https://charts.jetstack.io", version="v1.14.5"),
+    )
     values = release_values(only(synth(stack), "helm_release"))
     assert values["installCRDs"] is True and "crds" not in values
 
@@ -141,12 +160,18 @@ def test_cert_manager_refuses_a_chart_that_is_not_a_chart_version():
         CertManager(new_stack(), "cm", chart=None)  # type: ignore[arg-type]
 
 
-# --- ExternalDns ---------------------------------------------------------------------------------------------------
+# --- ExternalDns ----------------------------------------------------------------------------------
+
 
 def _external_dns(**overrides):
     stack = new_stack()
-    props = {"chart": EXTERNAL_DNS, "domain_filters": ["dev.northwind.example"], "txt_owner_id": "dev",
-             "azure": AZURE, **overrides}
+    props = {
+        "chart": EXTERNAL_DNS,
+        "domain_filters": ["dev.northwind.example"],
+        "txt_owner_id": "dev",
+        "azure": AZURE,
+        **overrides,
+    }
     ExternalDns(stack, "dns", **props)
     return synth(stack)
 
@@ -171,14 +196,18 @@ def test_external_dns_with_only_required_inputs():
 def test_external_dns_azure_config_holds_ids_only_and_comes_first():
     doc = _external_dns()
     assert "kubernetes_secret_v1" not in doc["resource"]  # ids only: nothing secret to keep
-    (config_id, config), = doc["resource"]["kubernetes_config_map_v1"].items()
+    ((config_id, config),) = doc["resource"]["kubernetes_config_map_v1"].items()
     assert json.loads(config["data"]["azure.json"]) == {
-        "tenantId": AZURE.tenant_id, "subscriptionId": AZURE.subscription_id, "resourceGroup": "rg-dns",
-        "useWorkloadIdentityExtension": True}
+        "tenantId": AZURE.tenant_id,
+        "subscriptionId": AZURE.subscription_id,
+        "resourceGroup": "rg-dns",
+        "useWorkloadIdentityExtension": True,
+    }
     assert config["metadata"]["namespace"].startswith("${kubernetes_namespace_v1.")
     assert f"kubernetes_config_map_v1.{config_id}" in only(doc, "helm_release")["depends_on"]
     assert release_values(only(doc, "helm_release"))["extraVolumes"] == [
-        {"name": "azure-config-file", "configMap": {"name": "external-dns-azure"}}]
+        {"name": "azure-config-file", "configMap": {"name": "external-dns-azure"}}
+    ]
 
 
 def test_external_dns_subject_for_the_federated_credential():
@@ -201,11 +230,12 @@ def test_external_dns_refuses_an_unknown_policy():
 
 
 def test_external_dns_refuses_a_provider_that_is_not_azure_config():
-    with pytest.raises(ValueError, match="ExternalDns azure = {}"):
+    with pytest.raises(ValueError, match=r"ExternalDns azure = {}"):
         _external_dns(azure={})
 
 
 def test_external_dns_refuses_a_bad_client_id():
     with pytest.raises(ValueError, match="workload_identity_client_id = 'secret'"):
-        _external_dns(azure=AzureDnsProvider(tenant_id="t", subscription_id="s", resource_group="r",
-                                             client_id="secret"))
+        _external_dns(
+            azure=AzureDnsProvider(tenant_id="t", subscription_id="s", resource_group="r", client_id="secret")
+        )

@@ -15,19 +15,27 @@ from building_blocks.kubernetes.platform_settings import GlobalSecrets, Platform
 from building_blocks.kubernetes.product_services import ProductServices, ServiceRelease, deep_merge
 from tests.blocks.kubernetes_helpers import assert_hardened, new_stack, only, release_values, resources, synth
 
-FACTS = {"environment": "dev", "region": "westeurope", "dns_domain": "dev.northwind.example",
-         "component_versions": {"api": "1.42.0", "ingress-nginx": "4.14.1"}}
+FACTS = {
+    "environment": "dev",
+    "region": "westeurope",
+    "dns_domain": "dev.northwind.example",
+    "component_versions": {"api": "1.42.0", "ingress-nginx": "4.14.1"},
+}
 REGISTRY = "crnwtdev1a2b.azurecr.io"
 API = ChartVersion(chart="api", version="1.42.0", image_tag="1.42.0-abc", namespace="product")
-SSO = SsoBridge(issuer_url="https://login.microsoftonline.com/contoso/v2.0", client_id="sso-bridge-contoso",
-                allowed_email_domains=("contoso.com",))
+SSO = SsoBridge(
+    issuer_url="https://login.microsoftonline.com/contoso/v2.0",
+    client_id="sso-bridge-contoso",
+    allowed_email_domains=("contoso.com",),
+)
 
 
 def _secret_ref(stack):
     return cdktf.TerraformVariable(stack, "api_key", type="string", sensitive=True).string_value
 
 
-# --- PlatformSettings ----------------------------------------------------------------------------------------------
+# --- PlatformSettings -----------------------------------------------------------------------------
+
 
 def test_platform_settings_with_only_required_inputs():
     stack = new_stack()
@@ -36,13 +44,18 @@ def test_platform_settings_with_only_required_inputs():
     assert config_map["metadata"]["name"] == "platform-settings"
     assert config_map["metadata"]["namespace"].startswith("${kubernetes_namespace_v1.")
     assert config_map["data"] == {
-        "ENVIRONMENT": "dev", "REGION": "westeurope", "DNS_DOMAIN": "dev.northwind.example",
-        "COMPONENT_VERSIONS": '{"api": "1.42.0", "ingress-nginx": "4.14.1"}'}
+        "ENVIRONMENT": "dev",
+        "REGION": "westeurope",
+        "DNS_DOMAIN": "dev.northwind.example",
+        "COMPONENT_VERSIONS": '{"api": "1.42.0", "ingress-nginx": "4.14.1"}',
+    }
 
 
 def test_platform_settings_extra_keys():
     stack = new_stack()
-    PlatformSettings(stack, "s", namespace=Namespace(stack, "ns", name="product"), extra={"FEATURE_X": "on"}, **FACTS)
+    PlatformSettings(
+        stack, "s", namespace=Namespace(stack, "ns", name="product"), extra={"FEATURE_X": "on"}, **FACTS
+    )
     assert only(synth(stack), "kubernetes_config_map_v1")["data"]["FEATURE_X"] == "on"
 
 
@@ -60,14 +73,20 @@ def test_platform_settings_refuses_an_empty_fact():
 def test_platform_settings_refuses_a_floating_version():
     stack = new_stack()
     with pytest.raises(ValueError, match="component_versions 'api' = 'latest'"):
-        PlatformSettings(stack, "s", namespace=Namespace(stack, "ns", name="p"),
-                         **{**FACTS, "component_versions": {"api": "latest"}})
+        PlatformSettings(
+            stack,
+            "s",
+            namespace=Namespace(stack, "ns", name="p"),
+            **{**FACTS, "component_versions": {"api": "latest"}},
+        )
 
 
 def test_platform_settings_refuses_replacing_a_standard_key():
     stack = new_stack()
     with pytest.raises(ValueError, match="extra key 'REGION' would replace a standard key"):
-        PlatformSettings(stack, "s", namespace=Namespace(stack, "ns", name="p"), extra={"REGION": "x"}, **FACTS)
+        PlatformSettings(
+            stack, "s", namespace=Namespace(stack, "ns", name="p"), extra={"REGION": "x"}, **FACTS
+        )
 
 
 def test_platform_settings_refuses_a_bad_key():
@@ -76,12 +95,17 @@ def test_platform_settings_refuses_a_bad_key():
         PlatformSettings(stack, "s", namespace=Namespace(stack, "ns", name="p"), extra={"a b": "x"}, **FACTS)
 
 
-# --- GlobalSecrets -------------------------------------------------------------------------------------------------
+# --- GlobalSecrets --------------------------------------------------------------------------------
+
 
 def test_global_secrets_with_only_required_inputs():
     stack = new_stack()
-    GlobalSecrets(stack, "secrets", namespace=Namespace(stack, "ns", name="product"),
-                  values={"api-key": _secret_ref(stack)})
+    GlobalSecrets(
+        stack,
+        "secrets",
+        namespace=Namespace(stack, "ns", name="product"),
+        values={"api-key": _secret_ref(stack)},
+    )
     secret = only(synth(stack), "kubernetes_secret_v1")
     assert secret["metadata"]["name"] == "platform-secrets"
     assert secret["metadata"]["namespace"].startswith("${kubernetes_namespace_v1.")
@@ -92,8 +116,13 @@ def test_global_secrets_with_only_required_inputs():
 
 def test_global_secrets_write_only():
     stack = new_stack()
-    GlobalSecrets(stack, "secrets", namespace=Namespace(stack, "ns", name="product"),
-                  values={"api-key": _secret_ref(stack)}, write_only_revision=3)
+    GlobalSecrets(
+        stack,
+        "secrets",
+        namespace=Namespace(stack, "ns", name="product"),
+        values={"api-key": _secret_ref(stack)},
+        write_only_revision=3,
+    )
     secret = only(synth(stack), "kubernetes_secret_v1")
     assert secret["data_wo"] == {"api-key": "${var.api_key}"}
     assert secret["data_wo_revision"] == 3
@@ -103,35 +132,51 @@ def test_global_secrets_write_only():
 def test_global_secrets_refuse_a_literal_without_echoing_it():
     stack = new_stack()
     with pytest.raises(ValueError, match="value of 'api-key' is a literal") as error:
-        GlobalSecrets(stack, "s", namespace=Namespace(stack, "ns", name="p"), values={"api-key": "hunter2hunter2"})
+        GlobalSecrets(
+            stack, "s", namespace=Namespace(stack, "ns", name="p"), values={"api-key": "hunter2hunter2"}
+        )
     assert "hunter2" not in str(error.value)
 
 
 def test_global_secrets_refuse_a_literal_around_a_reference():
     stack = new_stack()
     with pytest.raises(ValueError, match="is a literal"):
-        GlobalSecrets(stack, "s", namespace=Namespace(stack, "ns", name="p"),
-                      values={"dsn": "postgres://admin:" + _secret_ref(stack)})
+        GlobalSecrets(
+            stack,
+            "s",
+            namespace=Namespace(stack, "ns", name="p"),
+            values={"dsn": "postgres://admin:" + _secret_ref(stack)},
+        )
 
 
 def test_global_secrets_refuse_no_values():
     stack = new_stack()
-    with pytest.raises(ValueError, match="values = {}; allowed: at least one"):
+    with pytest.raises(ValueError, match=r"values = {}; allowed: at least one"):
         GlobalSecrets(stack, "s", namespace=Namespace(stack, "ns", name="p"), values={})
 
 
 def test_global_secrets_refuse_a_bad_name():
     stack = new_stack()
     with pytest.raises(ValueError, match="GlobalSecrets name = 'Secrets'"):
-        GlobalSecrets(stack, "s", namespace=Namespace(stack, "ns", name="p"), values={"k": _secret_ref(stack)},
-                      name="Secrets")
+        GlobalSecrets(
+            stack,
+            "s",
+            namespace=Namespace(stack, "ns", name="p"),
+            values={"k": _secret_ref(stack)},
+            name="Secrets",
+        )
 
 
 def test_global_secrets_refuse_a_bad_revision():
     stack = new_stack()
     with pytest.raises(ValueError, match="write_only_revision = 0"):
-        GlobalSecrets(stack, "s", namespace=Namespace(stack, "ns", name="p"), values={"k": _secret_ref(stack)},
-                      write_only_revision=0)
+        GlobalSecrets(
+            stack,
+            "s",
+            namespace=Namespace(stack, "ns", name="p"),
+            values={"k": _secret_ref(stack)},
+            write_only_revision=0,
+        )
 
 
 def test_global_secrets_refuse_a_namespace_string():
@@ -140,11 +185,16 @@ def test_global_secrets_refuse_a_namespace_string():
         GlobalSecrets(stack, "s", namespace="default", values={"k": _secret_ref(stack)})  # type: ignore[arg-type]
 
 
-# --- ProductServices -----------------------------------------------------------------------------------------------
+# --- ProductServices ------------------------------------------------------------------------------
+
 
 def _product(stack, **overrides):
-    props = {"registry": REGISTRY, "services": [ServiceRelease(name="api", chart=API, host="api.dev.northwind.example")],
-             **FACTS, **overrides}
+    props = {
+        "registry": REGISTRY,
+        "services": [ServiceRelease(name="api", chart=API, host="api.dev.northwind.example")],
+        **FACTS,
+        **overrides,
+    }
     return ProductServices(stack, "product", **props)
 
 
@@ -158,8 +208,12 @@ def test_product_with_only_required_inputs():
     assert (release["chart"], release["version"]) == ("api", "1.42.0")
     assert release_values(release) == {
         "image": {"registry": REGISTRY, "repository": "api", "tag": "1.42.0-abc"},
-        "ingress": {"enabled": True, "className": "nginx", "host": "api.dev.northwind.example",
-                    "tls": {"enabled": True, "secretName": "api-tls"}},
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "host": "api.dev.northwind.example",
+            "tls": {"enabled": True, "secretName": "api-tls"},
+        },
         "platformSettings": {"configMapName": "platform-settings", "secretName": None},
     }
     (cm_id,) = resources(doc, "kubernetes_config_map_v1")
@@ -170,10 +224,17 @@ def test_product_with_only_required_inputs():
 
 def test_product_secrets_land_in_every_product_namespace_before_the_releases():
     stack = new_stack()
-    worker = ServiceRelease(name="worker", chart=ChartVersion(chart="worker", version="1.0.0", image_tag="1.0.0"),
-                            namespace="jobs")
-    _product(stack, services=[ServiceRelease(name="api", chart=API), worker],
-             secrets={"api-key": _secret_ref(stack)}, cluster_issuer="letsencrypt")
+    worker = ServiceRelease(
+        name="worker",
+        chart=ChartVersion(chart="worker", version="1.0.0", image_tag="1.0.0"),
+        namespace="jobs",
+    )
+    _product(
+        stack,
+        services=[ServiceRelease(name="api", chart=API), worker],
+        secrets={"api-key": _secret_ref(stack)},
+        cluster_issuer="letsencrypt",
+    )
     doc = synth(stack)
     secrets = resources(doc, "kubernetes_secret_v1")
     assert len(secrets) == 2 and len(resources(doc, "kubernetes_config_map_v1")) == 2
@@ -185,20 +246,31 @@ def test_product_secrets_land_in_every_product_namespace_before_the_releases():
 
 def test_product_chart_repository_override_and_value_merge():
     stack = new_stack()
-    chart = ChartVersion(chart="api", version="1.0.0", image_tag="1.0.0", repository="oci://other.example/charts")
-    _product(stack, services=[ServiceRelease(name="api", chart=chart, values={"image": {"pullPolicy": "Always"}})])
+    chart = ChartVersion(
+        chart="api", version="1.0.0", image_tag="1.0.0", repository="oci://other.example/charts"
+    )
+    _product(
+        stack, services=[ServiceRelease(name="api", chart=chart, values={"image": {"pullPolicy": "Always"}})]
+    )
     release = only(synth(stack), "helm_release")
     assert release["repository"] == "oci://other.example/charts"
-    assert release_values(release)["image"] == {"registry": REGISTRY, "repository": "api", "tag": "1.0.0",
-                                                "pullPolicy": "Always"}
+    assert release_values(release)["image"] == {
+        "registry": REGISTRY,
+        "repository": "api",
+        "tag": "1.0.0",
+        "pullPolicy": "Always",
+    }
 
 
 def test_deep_merge_merges_mappings_and_replaces_the_rest():
-    assert deep_merge({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}, "d": 3}) == {"a": {"b": 1, "c": [2]}, "d": 3}
+    assert deep_merge({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}, "d": 3}) == {
+        "a": {"b": 1, "c": [2]},
+        "d": 3,
+    }
 
 
 def test_product_refuses_a_registry_with_a_scheme():
-    with pytest.raises(ValueError, match="registry = 'https://crnwt.azurecr.io'"):
+    with pytest.raises(ValueError, match=r"registry = 'https://crnwt.azurecr.io'"):
         _product(new_stack(), registry="https://crnwt.azurecr.io")
 
 
@@ -215,18 +287,18 @@ def test_product_refuses_duplicate_names():
 @pytest.mark.parametrize("tag", [None, "", "latest"])
 def test_product_refuses_a_floating_image_tag(tag):
     chart = ChartVersion(chart="api", version="1.0.0", image_tag=tag)
-    with pytest.raises(ValueError, match="image_tag = .*; allowed: an exact image tag"):
+    with pytest.raises(ValueError, match=r"image_tag = .*; allowed: an exact image tag"):
         _product(new_stack(), services=[ServiceRelease(name="api", chart=chart)])
 
 
 def test_product_refuses_an_unpinned_chart():
     chart = ChartVersion(chart="api", version="1.x", image_tag="1.0.0")
-    with pytest.raises(ValueError, match="version = '1.x'"):
+    with pytest.raises(ValueError, match=r"version = '1.x'"):
         _product(new_stack(), services=[ServiceRelease(name="api", chart=chart)])
 
 
 def test_product_refuses_a_bad_host():
-    with pytest.raises(ValueError, match="host = 'API.example'"):
+    with pytest.raises(ValueError, match=r"host = 'API.example'"):
         _product(new_stack(), services=[ServiceRelease(name="api", chart=API, host="API.example")])
 
 
@@ -241,7 +313,7 @@ def test_product_refuses_a_service_that_is_not_a_release():
 
 
 def test_product_refuses_a_chart_that_is_not_a_chart_version():
-    with pytest.raises(ValueError, match="chart = '1.0.0'"):
+    with pytest.raises(ValueError, match=r"chart = '1.0.0'"):
         _product(new_stack(), services=[ServiceRelease(name="api", chart="1.0.0")])  # type: ignore[arg-type]
 
 
@@ -255,32 +327,45 @@ def test_product_refuses_the_default_namespace():
         _product(new_stack(), services=[ServiceRelease(name="api", chart=API, namespace="default")])
 
 
-# --- Integrations --------------------------------------------------------------------------------------------------
+# --- Integrations ---------------------------------------------------------------------------------
+
 
 def test_sso_bridge_values_come_from_its_typed_config():
     assert SSO.values() == {
         "replicaCount": 2,
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-        "config": {"oidc": {"issuerUrl": "https://login.microsoftonline.com/contoso/v2.0",
-                            "clientId": "sso-bridge-contoso",
-                            "clientSecretRef": {"name": "sso-bridge-oidc", "key": "client-secret"}},
-                   "allowedEmailDomains": ["contoso.com"], "sessionLifetimeMinutes": 480},
+        "config": {
+            "oidc": {
+                "issuerUrl": "https://login.microsoftonline.com/contoso/v2.0",
+                "clientId": "sso-bridge-contoso",
+                "clientSecretRef": {"name": "sso-bridge-oidc", "key": "client-secret"},
+            },
+            "allowedEmailDomains": ["contoso.com"],
+            "sessionLifetimeMinutes": 480,
+        },
     }
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("issuer_url", "http://login.example", "field 'issuer_url'"),
-    ("client_id", "", "field 'client_id'"),
-    ("allowed_email_domains", (), "field 'allowed_email_domains'"),
-    ("allowed_email_domains", ["contoso.com"], "field 'allowed_email_domains'"),
-    ("replicas", 0, "field 'replicas' = 0"),
-    ("session_lifetime_minutes", 2000, "field 'session_lifetime_minutes' = 2000"),
-    ("namespace", "default", "field 'namespace' = 'default'"),
-    ("host_label", "SSO", "field 'host_label' = 'SSO'"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("issuer_url", "http://login.example", "field 'issuer_url'"),
+        ("client_id", "", "field 'client_id'"),
+        ("allowed_email_domains", (), "field 'allowed_email_domains'"),
+        ("allowed_email_domains", ["contoso.com"], "field 'allowed_email_domains'"),
+        ("replicas", 0, "field 'replicas' = 0"),
+        ("session_lifetime_minutes", 2000, "field 'session_lifetime_minutes' = 2000"),
+        ("namespace", "default", "field 'namespace' = 'default'"),
+        ("host_label", "SSO", "field 'host_label' = 'SSO'"),
+    ],
+)
 def test_sso_bridge_refuses_bad_config(field, value, message):
-    props = {"issuer_url": "https://login.example", "client_id": "x", "allowed_email_domains": ("contoso.com",),
-             field: value}
+    props = {
+        "issuer_url": "https://login.example",
+        "client_id": "x",
+        "allowed_email_domains": ("contoso.com",),
+        field: value,
+    }
     with pytest.raises(ValueError, match=message):
         SsoBridge(**props)
 
@@ -292,14 +377,22 @@ def test_integration_spec_base_needs_a_component():
 
 def test_integration_services_with_only_required_inputs():
     stack = new_stack()
-    IntegrationServices(stack, "integrations", integrations=[SSO], registry=REGISTRY,
-                        versions={"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")},
-                        **FACTS)
+    IntegrationServices(
+        stack,
+        "integrations",
+        integrations=[SSO],
+        registry=REGISTRY,
+        versions={"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")},
+        **FACTS,
+    )
     doc = synth(stack)
     release = only(doc, "helm_release")
     assert_hardened(release)
-    assert (release["name"], release["version"], release["repository"]) == ("sso-bridge", "0.9.3",
-                                                                            f"oci://{REGISTRY}/helm")
+    assert (release["name"], release["version"], release["repository"]) == (
+        "sso-bridge",
+        "0.9.3",
+        f"oci://{REGISTRY}/helm",
+    )
     values = release_values(release)
     assert values["config"]["allowedEmailDomains"] == ["contoso.com"]
     assert values["ingress"]["host"] == "sso.dev.northwind.example"
@@ -321,4 +414,6 @@ def test_integration_services_refuse_no_integrations():
 
 def test_integration_services_refuse_something_that_is_not_a_spec():
     with pytest.raises(ValueError, match="integration 'sso-bridge'; allowed: an IntegrationSpec"):
-        IntegrationServices(new_stack(), "i", integrations=["sso-bridge"], versions={}, registry=REGISTRY, **FACTS)
+        IntegrationServices(
+            new_stack(), "i", integrations=["sso-bridge"], versions={}, registry=REGISTRY, **FACTS
+        )

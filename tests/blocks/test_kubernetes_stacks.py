@@ -28,8 +28,10 @@ def test_every_release_is_hardened(synthesized, environment):
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_nothing_goes_into_the_default_namespace(synthesized, environment):
-    namespaces = {body["metadata"]["name"] for body in
-                  synthesized.resources(environment, "kubernetes_namespace_v1").values()}
+    namespaces = {
+        body["metadata"]["name"]
+        for body in synthesized.resources(environment, "kubernetes_namespace_v1").values()
+    }
     assert "default" not in namespaces and not any(n.startswith("kube-") for n in namespaces)
     for kind in KUBERNETES_KINDS_WITH_NAMESPACE:
         for body in synthesized.resources(environment, kind).values():
@@ -57,10 +59,16 @@ def test_aks_environments_connect_with_kubelogin_to_their_own_cluster(synthesize
     provider = stack["provider"]["kubernetes"][0]
     assert provider["host"] == f"${{azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].host}}"
     assert provider["cluster_ca_certificate"] == (
-        f"${{base64decode(azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].cluster_ca_certificate)}}")
+        f"${{base64decode(azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].cluster_ca_certificate)}}"
+    )
     assert provider["exec"][0]["command"] == "kubelogin"
-    assert provider["exec"][0]["args"] == ["get-token", "--login", "azurecli", "--server-id",
-                                           "6dae42f8-4368-4678-94ff-3960e28e3630"]
+    assert provider["exec"][0]["args"] == [
+        "get-token",
+        "--login",
+        "azurecli",
+        "--server-id",
+        "6dae42f8-4368-4678-94ff-3960e28e3630",
+    ]
     assert stack["provider"]["helm"][0]["kubernetes"]["exec"]["command"] == "kubelogin"
     assert not {"token", "client_key", "password", "config_path"} & set(provider)
 
@@ -74,7 +82,9 @@ def test_no_absolute_path_in_the_kubernetes_providers(synthesized, environment):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_platform_settings_in_each_product_namespace_list_the_release(synthesized, environment):
     release = load_release(environment)
-    product_namespaces = {c.namespace for c in release.components.values() if c.kind in ("service", "integration")}
+    product_namespaces = {
+        c.namespace for c in release.components.values() if c.kind in ("service", "integration")
+    }
     maps = {}
     for body in synthesized.resources(environment, "kubernetes_config_map_v1").values():
         if body["metadata"]["name"] == "platform-settings":
@@ -95,8 +105,11 @@ def test_external_dns_identity_is_federated_with_its_service_account(synthesized
     (credential,) = synthesized.resources("dev", "azurerm_federated_identity_credential").values()
     assert credential["subject"] == "system:serviceaccount:external-dns:external-dns"
     assert credential["audience"] == ["api://AzureADTokenExchange"]
-    roles = [r for r in synthesized.resources("dev", "azurerm_role_assignment").values()
-             if r["role_definition_name"] == "DNS Zone Contributor"]
+    roles = [
+        r
+        for r in synthesized.resources("dev", "azurerm_role_assignment").values()
+        if r["role_definition_name"] == "DNS Zone Contributor"
+    ]
     assert len(roles) == 1 and roles[0]["scope"].startswith("${azurerm_dns_zone.")
 
 
@@ -112,5 +125,7 @@ def test_integrations_must_match_the_release(registry):
 
     contoso = next(e for e in registry.environments if e.name == "enterprise-contoso")
     without = dataclasses.replace(contoso, integrations=())
-    with pytest.raises(ConfigError, match=r"integrations \[\] and the integration components \['sso-bridge'\]"):
+    with pytest.raises(
+        ConfigError, match=r"integrations \[\] and the integration components \['sso-bridge'\]"
+    ):
         EnvironmentStack(cdktf.App(), settings=without, config=registry.config)
