@@ -97,6 +97,8 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
         assert body["purge_protection_enabled"] is (env.kind != "dev"), env.name
         assert body["rbac_authorization_enabled"] is True
         assert body["network_acls"]["default_action"] == "Deny"
+        # The pipeline writes the generated secrets' backup here: its egress must be let in.
+        assert body["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ()) != [], env.name
         if not env.has_azure_cluster:
             types = set(synthesized.stacks[env.name]["resource"])
             assert {"azurerm_resource_group", "azurerm_key_vault"} <= types
