@@ -1,18 +1,20 @@
-"""A secret made on the first deploy by the random provider, backed up to Key Vault, handed out as a reference.
+"""A secret made on the first deploy by the random provider, backed up to Key Vault, handed out as a
+reference.
 
 The value is created once by ``random_password`` or ``random_bytes``; their ``keepers`` hold only the secret's
 rotation number, so a re-deploy never changes it and raising the number is the one way to rotate it. The value
-is written to the environment's Key Vault (``azurerm_key_vault_secret``) so it survives the loss of the cluster
-and, through ``infra secrets recover-state``, the loss of the Terraform state. Consumers get :attr:`value`, a
-Terraform expression (``${random_password.<id>.result}``): no value ever appears in the synthesized JSON.
+is written to the environment's Key Vault (``azurerm_key_vault_secret``) so it survives the loss of the
+cluster and, through ``infra secrets recover-state``, the loss of the Terraform state. Consumers get
+:attr:`value`, a Terraform expression (``${random_password.<id>.result}``): no value ever appears in the
+synthesized JSON.
 
 Decisions (details and trade-offs in docs/secrets.md):
 
 - The value lives in Terraform state (the random resource's ``result``), in Key Vault and where consumers put
   it. The Key Vault secret uses ``value``, not the write-only ``value_wo``: with a managed random resource the
   value is in state anyway, and ``value`` lets every plan detect and repair a hand-edited vault copy.
-- No ``expiration_date``: rotation is explicit (a number in git), and an expiry would need a date maintained by
-  hand per secret or a ``timestamp()`` that changes every plan. checkov CKV_AZURE_41 is skipped for these
+- No ``expiration_date``: rotation is explicit (a number in git), and an expiry would need a date maintained
+  by hand per secret or a ``timestamp()`` that changes every plan. checkov CKV_AZURE_41 is skipped for these
   secrets with that reason.
 """
 
@@ -60,14 +62,14 @@ class GeneratedSecret(Construct):
         super().__init__(scope, id_)
         check_secret_name(name)
         if not isinstance(policy, PasswordPolicy | RandomBytesPolicy):
-            raise ValueError(f"GeneratedSecret {name!r}: field 'policy' = {policy!r}; allowed: a PasswordPolicy or "
-                             "RandomBytesPolicy")
+            raise ValueError(f"GeneratedSecret {name!r}: field 'policy' = {policy!r}; allowed: a "
+                             "PasswordPolicy or RandomBytesPolicy")
         if not isinstance(rotation, int) or isinstance(rotation, bool) or rotation < 0:
-            raise ValueError(f"GeneratedSecret {name!r}: field 'rotation' = {rotation!r}; allowed: a non-negative "
-                             "integer")
+            raise ValueError(f"GeneratedSecret {name!r}: field 'rotation' = {rotation!r}; allowed: a "
+                             "non-negative integer")
         if not isinstance(key_vault_id, str) or not key_vault_id:
-            raise ValueError(f"GeneratedSecret {name!r}: field 'key_vault_id' = {key_vault_id!r}; allowed: the id "
-                             "of a Key Vault (a reference such as key_vault.id)")
+            raise ValueError(f"GeneratedSecret {name!r}: field 'key_vault_id' = {key_vault_id!r}; allowed: "
+                             "the id of a Key Vault (a reference such as key_vault.id)")
         self.name = name
         self.policy = policy
         self.rotation = rotation
@@ -109,7 +111,8 @@ class GeneratedSecret(Construct):
 
     @property
     def random_address(self) -> str:
-        """Terraform address of the random resource, e.g. ``random_password.secrets_postgres-admin-password_x``."""
+        """Terraform address of the random resource, e.g.
+        ``random_password.generated_secrets_postgres-admin-password_4A1A22F4``."""
         return _address(self.resource)
 
     @property

@@ -1,8 +1,8 @@
 """What a generated secret is (its policy) and which secrets every environment has (the catalogue).
 
 Pure Python on purpose: the settings validation (unknown names in ``secret_rotation``), the stack and the
-``infra secrets recover-state`` command all read this one definition, and none of them should pay for importing
-a provider package to do so. The building block that turns a definition into resources is
+``infra secrets recover-state`` command all read this one definition, and none of them should pay for
+importing a provider package to do so. The building block that turns a definition into resources is
 :class:`building_blocks.generated_secret.GeneratedSecret`.
 
 A policy is a frozen dataclass validated on construction: a policy that is too weak cannot exist.
@@ -94,13 +94,14 @@ class PasswordPolicy:
                 raise _fail(owner, f"min_{flag}", minimum, f"0 while {flag}=False")
         total = self.min_upper + self.min_lower + self.min_numeric + self.min_special
         if total > self.length:
-            raise ValueError(f"{owner}: the minimum counts add up to {total}, more than length = {self.length}; "
-                             "allowed: min_upper + min_lower + min_numeric + min_special <= length")
+            raise ValueError(f"{owner}: the minimum counts add up to {total}, more than length = "
+                             f"{self.length}; allowed: min_upper + min_lower + min_numeric + min_special "
+                             "<= length")
         special = self.override_special
         if (not isinstance(special, str) or not special or len(set(special)) != len(special)
                 or any(c not in string.punctuation for c in special)):
-            raise _fail(owner, "override_special", special, "1 or more distinct ASCII punctuation characters, "
-                        "no letters, digits or spaces")
+            raise _fail(owner, "override_special", special, "1 or more distinct ASCII punctuation "
+                        "characters, no letters, digits or spaces")
         if not isinstance(self.content_type, str) or not self.content_type:
             raise _fail(owner, "content_type", self.content_type, "a non-empty string")
 
@@ -118,7 +119,7 @@ class PasswordPolicy:
         return f"password, {self.length} characters"
 
     def check_value(self, value: str) -> str | None:
-        """Why ``value`` cannot be the result of this policy (``None`` when it can). Never echoes the value."""
+        """Why ``value`` cannot be the result of this policy (``None`` when it can); never echoes it."""
         if len(value) != self.length:
             return f"has {len(value)} characters, the policy makes {self.length}"
         alphabet = set(self.alphabet)
@@ -191,15 +192,15 @@ class SecretDefinition:
     def __post_init__(self) -> None:
         check_secret_name(self.name)
         if not isinstance(self.policy, PasswordPolicy | RandomBytesPolicy):
-            raise ValueError(f"secret {self.name!r}: field 'policy' = {self.policy!r}; allowed: a PasswordPolicy "
-                             "or RandomBytesPolicy")
+            raise ValueError(f"secret {self.name!r}: field 'policy' = {self.policy!r}; allowed: a "
+                             "PasswordPolicy or RandomBytesPolicy")
 
 
 def check_secret_name(name: Any) -> str:
     """``name`` when it is a valid secret name; ValueError naming the rule otherwise."""
     if not isinstance(name, str) or not _SECRET_NAME.match(name) or len(name) > SECRET_NAME_MAX_LENGTH:
-        raise ValueError(f"secret name {name!r}; allowed: 1-{SECRET_NAME_MAX_LENGTH} lowercase letters, digits and "
-                         "single hyphens, starting with a letter")
+        raise ValueError(f"secret name {name!r}; allowed: 1-{SECRET_NAME_MAX_LENGTH} lowercase letters, "
+                         "digits and single hyphens, starting with a letter")
     return name
 
 
@@ -208,8 +209,8 @@ def check_unique(definitions: Iterable[SecretDefinition]) -> None:
     seen: set[str] = set()
     for definition in definitions:
         if definition.name in seen:
-            raise ValueError(f"two generated secrets are named {definition.name!r}; allowed: one secret per name "
-                             "in an environment")
+            raise ValueError(f"two generated secrets are named {definition.name!r}; allowed: one secret per "
+                             "name in an environment")
         seen.add(definition.name)
 
 

@@ -32,13 +32,13 @@ class SecretSet(Construct):
                  depends_on: Sequence[cdktf.ITerraformDependable] = ()) -> None:
         """``key_vault_id``: the vault's id (a reference). ``key_vault_name``: its name as a literal, for the
         recovery command (which must name the vault without Azure). ``definitions`` (default: the catalogue
-        :data:`ENVIRONMENT_SECRETS`): the secrets; names must be unique. ``rotation`` (default: every secret at
-        0): name → rotation number; a name that is not defined is an error. ``depends_on`` (default none):
+        :data:`ENVIRONMENT_SECRETS`): the secrets; names must be unique. ``rotation`` (default: every secret
+        at 0): name → rotation number; a name that is not defined is an error. ``depends_on`` (default none):
         what must exist before the vault accepts secrets (the deploying identity's role assignment)."""
         super().__init__(scope, id_)
         if not isinstance(key_vault_name, str) or not key_vault_name or "${" in key_vault_name:
-            raise ValueError(f"SecretSet: field 'key_vault_name' = {key_vault_name!r}; allowed: the vault's name as "
-                             "a literal string (not a reference)")
+            raise ValueError(f"SecretSet: field 'key_vault_name' = {key_vault_name!r}; allowed: the vault's "
+                             "name as a literal string (not a reference)")
         self.key_vault_id = key_vault_id
         self.key_vault_name = key_vault_name
         self._depends_on = list(depends_on)
@@ -49,14 +49,14 @@ class SecretSet(Construct):
             self.add(definition)
         unknown = sorted(set(self._rotation) - set(self.secrets))
         if unknown:
-            raise ValueError(f"SecretSet: rotation for {', '.join(map(repr, unknown))}, which is not a generated "
-                             f"secret; allowed: {', '.join(self.secrets) or 'none defined'}")
+            raise ValueError(f"SecretSet: rotation for {', '.join(map(repr, unknown))}, which is not a "
+                             f"generated secret; allowed: {', '.join(self.secrets) or 'none defined'}")
 
     def add(self, definition: SecretDefinition) -> GeneratedSecret:
         """Create one more secret; refuses a name that is already taken."""
         if definition.name in self.secrets:
-            raise ValueError(f"two generated secrets are named {definition.name!r}; allowed: one secret per name "
-                             "in an environment")
+            raise ValueError(f"two generated secrets are named {definition.name!r}; allowed: one secret per "
+                             "name in an environment")
         secret = GeneratedSecret(
             self, definition.name,
             name=definition.name,
@@ -78,4 +78,5 @@ class SecretSet(Construct):
     @property
     def in_cluster(self) -> dict[str, str]:
         """The secrets delivered into the cluster: name → Terraform expression of the value."""
-        return {name: secret.value for name, secret in self.secrets.items() if self.definitions[name].in_cluster}
+        return {name: secret.value for name, secret in self.secrets.items()
+                if self.definitions[name].in_cluster}

@@ -1,5 +1,5 @@
-"""`infra secrets recover-state`: the dry run through the real console script (no Azure, no Terraform), and the
-real run against stand-in `az` and `terraform` executables that record what they were asked to do."""
+"""`infra secrets recover-state`: the dry run through the real console script (no Azure, no Terraform), and
+the real run against stand-in `az` and `terraform` executables that record what they were asked to do."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def calls(env: dict[str, str]) -> list[list[str]]:
 
 
 def run_infra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(INFRA), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(INFRA), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def generated(synthesized, env_name: str) -> dict[str, tuple[str, str]]:
@@ -121,7 +122,7 @@ def vault_name(synthesized, env_name: str) -> str:
     return vault["name"]
 
 
-def test_dry_run_prints_vault_secrets_and_addresses_with_values_redacted_and_calls_nothing(synthesized, fakes):
+def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(synthesized, fakes):
     result = run_infra(fakes, "secrets", "recover-state", "dev", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -161,7 +162,8 @@ def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(syn
     for name, (random_address, kv_address) in addresses.items():
         assert ["az", "keyvault", "secret", "show", "--vault-name", vault, "--name", name, "--query",
                 "{id: id, value: value, contentType: contentType}", "--output", "json"] in made
-        assert ["terraform", "import", "-input=false", "-no-color", "--", random_address, VALUES[name]] in made
+        assert ["terraform", "import", "-input=false", "-no-color", "--", random_address,
+                VALUES[name]] in made
         assert ["terraform", "import", "-input=false", "-no-color", "--", kv_address,
                 f"https://{vault}.vault.azure.net/secrets/{name}/0123abcd"] in made
     assert made[-1] == ["terraform", "state", "push", "-"]
@@ -172,8 +174,8 @@ def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(syn
         kind, logical_id = random_address.split(".")
         attributes, body = by_address[random_address], config[kind][logical_id]
         assert attributes["keepers"] == body["keepers"] == {"rotation": "0"}
-        for argument in ("length", "upper", "lower", "numeric", "special", "min_upper", "min_lower", "min_numeric",
-                         "min_special", "override_special"):
+        for argument in ("length", "upper", "lower", "numeric", "special", "min_upper", "min_lower",
+                         "min_numeric", "min_special", "override_special"):
             if kind == "random_password":
                 assert attributes[argument] == body.get(argument), (name, argument)
         assert attributes.get("result", attributes.get("base64")) == VALUES[name]
@@ -194,9 +196,9 @@ def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synt
     fakes["FAKE_VALUES"] = json.dumps({**VALUES, "postgres-admin-password": "too-short-hunter2"})
     result = run_infra(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: postgres-admin-password: the Key Vault value has 17 characters, the "
-                                     "policy makes 40; importing it would make the next deploy replace the secret, "
-                                     "refusing")
+    assert result.stderr.strip() == ("error: postgres-admin-password: the Key Vault value has 17 characters, "
+                                     "the policy makes 40; importing it would make the next deploy replace "
+                                     "the secret, refusing")
     assert "hunter2" not in result.stdout + result.stderr
     assert not any(c[:2] == ["terraform", "import"] for c in calls(fakes))
 
@@ -221,24 +223,28 @@ def test_terraform_debug_logging_is_switched_off_for_the_imports(synthesized, fa
 
 def test_reconcile_state_copies_configuration_and_bumps_the_serial_once():
     record = SecretRecord(name="p", description="", policy=PasswordPolicy(length=32),
-                          random_address="random_password.p_1", key_vault_secret_address="azurerm_key_vault_secret.k")
+                          random_address="random_password.p_1",
+                          key_vault_secret_address="azurerm_key_vault_secret.k")
     key = SecretRecord(name="k", description="", policy=RandomBytesPolicy(length=32),
-                       random_address="random_bytes.k_1", key_vault_secret_address="azurerm_key_vault_secret.k2")
+                       random_address="random_bytes.k_1",
+                       key_vault_secret_address="azurerm_key_vault_secret.k2")
     config = {"resource": {
-        "random_password": {"p_1": {"length": 32, "upper": True, "lower": True, "numeric": False, "special": True,
-                                    "min_upper": 2, "min_lower": 2, "min_numeric": 0, "min_special": 2,
-                                    "override_special": "-_", "keepers": {"rotation": "4"}}},
+        "random_password": {"p_1": {"length": 32, "upper": True, "lower": True, "numeric": False,
+                                    "special": True, "min_upper": 2, "min_lower": 2, "min_numeric": 0,
+                                    "min_special": 2, "override_special": "-_", "keepers": {"rotation": "4"}}},
         "random_bytes": {"k_1": {"length": 32, "keepers": {"rotation": "0"}}}}}
     state = {"serial": 7, "resources": [
         {"mode": "managed", "type": "random_password", "name": "p_1", "instances": [{"attributes": {
             "result": "x", "length": 32, "numeric": True, "number": True, "min_upper": 0, "keepers": None}}]},
         {"mode": "managed", "type": "random_bytes", "name": "k_1", "instances": [{"attributes": {
             "base64": "y", "length": 32, "keepers": None}}]},
-        {"mode": "managed", "type": "azurerm_resource_group", "name": "rg", "instances": [{"attributes": {}}]},
+        {"mode": "managed", "type": "azurerm_resource_group", "name": "rg",
+         "instances": [{"attributes": {}}]},
     ]}
     assert reconcile_state(state, config, [record, key]) == ["random_password.p_1", "random_bytes.k_1"]
     password = state["resources"][0]["instances"][0]["attributes"]
-    assert password["keepers"] == {"rotation": "4"} and password["numeric"] is False and password["number"] is False
+    assert password["keepers"] == {"rotation": "4"}
+    assert password["numeric"] is False and password["number"] is False
     assert password["override_special"] == "-_" and password["min_upper"] == 2 and password["result"] == "x"
     assert state["resources"][1]["instances"][0]["attributes"]["keepers"] == {"rotation": "0"}
     assert state["resources"][2]["instances"][0]["attributes"] == {}

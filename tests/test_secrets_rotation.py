@@ -1,5 +1,5 @@
 """Rotation is explicit and per secret: raising one rotation number changes that secret's keepers and nothing
-else in the synthesized stack; building the same settings twice changes nothing (a re-deploy keeps secrets)."""
+else in the synthesized stack; the same settings twice change nothing (a re-deploy keeps every secret)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def differences(before: Any, after: Any, path: tuple = ()) -> list[tuple]:
 
 def random_resource_of(registry, secret: str) -> tuple[str, str]:
     """(resource type, logical id) of the random resource behind ``secret`` in dev."""
-    kind, _, logical_id = build(registry, "dev", {}).generated_secrets.secrets[secret].random_address.partition(".")
+    address = build(registry, "dev", {}).generated_secrets.secrets[secret].random_address
+    kind, _, logical_id = address.partition(".")
     return kind, logical_id
 
 

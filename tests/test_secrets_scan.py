@@ -2,8 +2,9 @@
 
 Scanned in every stack of the app: Key Vault secrets (``value``, ``value_wo``), Kubernetes secrets (``data``,
 ``data_wo``, ``binary_data``, ``binary_data_wo``), PostgreSQL passwords, helm ``set_sensitive`` values, every
-provider block (``client_secret``, ``password``, ``token``, ``client_key`` ... at any depth) and, anywhere in a
-resource, data source or provider, any string attribute whose name says it is a password, secret, token or key.
+provider block (``client_secret``, ``password``, ``token``, ``client_key`` ... at any depth) and, anywhere in
+a resource, data source or provider, any string attribute whose name says it is a password, secret, token or
+key.
 A reference is a whole-string ``${...}`` expression that names a resource, data source, variable or local.
 """
 
@@ -110,10 +111,12 @@ def test_no_literal_secret_material_in_any_stack(synthesized, stack):
 def test_every_environment_delivers_its_generated_secrets_by_reference(synthesized, registry):
     for env in registry.environments:
         secrets = synthesized.resources(env.name, "azurerm_key_vault_secret")
-        generated = {body["name"]: body for body in secrets.values() if "generated-by" in body.get("tags", {})}
+        generated = {body["name"]: body for body in secrets.values()
+                     if "generated-by" in body.get("tags", {})}
         assert set(generated) == {"postgres-admin-password", "app-signing-key", "service-api-key"}, env.name
         for body in generated.values():
-            assert re.fullmatch(r"\$\{random_(password|bytes)\.[A-Za-z0-9_-]+\.(result|base64)\}", body["value"])
+            assert re.fullmatch(r"\$\{random_(password|bytes)\.[A-Za-z0-9_-]+\.(result|base64)\}",
+                                body["value"])
 
 
 # --- the scanner itself must catch what it exists to catch ------------------------------------------------
@@ -123,8 +126,10 @@ CLEAN = {
     "provider": {
         "azurerm": [{"subscription_id": "1111", "features": [{}]}],
         "kubernetes": [{"host": "${azurerm_kubernetes_cluster.aks.kube_config[0].host}",
-                        "exec": [{"api_version": "client.authentication.k8s.io/v1beta1", "command": "kubelogin"}]}],
-        "helm": [{"kubernetes": [{"host": "https://x", "token": "${data.azurerm_client_config.c.object_id}"}]}],
+                        "exec": [{"api_version": "client.authentication.k8s.io/v1beta1",
+                                  "command": "kubelogin"}]}],
+        "helm": [{"kubernetes": [{"host": "https://x",
+                                  "token": "${data.azurerm_client_config.c.object_id}"}]}],
     },
     "resource": {
         "azurerm_key_vault_secret": {"s": {"name": "n", "value": REF, "content_type": "text/plain"}},
@@ -132,7 +137,8 @@ CLEAN = {
         "azurerm_postgresql_flexible_server": {"p": {"administrator_login": "psqladmin",
                                                      "administrator_password": REF}},
         "helm_release": {"h": {"set_sensitive": [{"name": "auth.password", "value": REF}]}},
-        "azurerm_kubernetes_cluster": {"a": {"key_vault_secrets_provider": [{"secret_rotation_enabled": True}]}},
+        "azurerm_kubernetes_cluster": {"a": {"key_vault_secrets_provider": [
+            {"secret_rotation_enabled": True}]}},
     },
     "terraform": {"backend": {"azurerm": {"use_azuread_auth": True}}},
 }
@@ -153,7 +159,8 @@ def test_scanner_accepts_a_clean_stack():
 
 @pytest.mark.parametrize(("path", "where"), [
     (["resource", "azurerm_key_vault_secret", "s", "value"], "resource.azurerm_key_vault_secret.s.value"),
-    (["resource", "azurerm_key_vault_secret", "s", "value_wo"], "resource.azurerm_key_vault_secret.s.value_wo"),
+    (["resource", "azurerm_key_vault_secret", "s", "value_wo"],
+     "resource.azurerm_key_vault_secret.s.value_wo"),
     (["resource", "kubernetes_secret_v1", "k", "data"], "resource.kubernetes_secret_v1.k.data"),
     (["resource", "kubernetes_secret_v1", "k", "data_wo"], "resource.kubernetes_secret_v1.k.data_wo"),
     (["resource", "azurerm_postgresql_flexible_server", "p", "administrator_password"],
@@ -173,12 +180,13 @@ def test_scanner_catches_a_planted_literal(path, where):
 
 
 def test_scanner_catches_a_literal_in_a_helm_set_sensitive_value():
-    stack = planted(["resource", "helm_release", "h", "set_sensitive"], [{"name": "auth.password", "value": "pw"}])
+    stack = planted(["resource", "helm_release", "h", "set_sensitive"],
+                    [{"name": "auth.password", "value": "pw"}])
     assert literal_secrets(stack) == ["resource.helm_release.h.set_sensitive[0].value is a literal"]
 
 
-@pytest.mark.parametrize("value", ['${"hunter2"}', "prefix-${random_password.x.result}", "${upper(\"a\")}", "",
-                                   "${}"])
+@pytest.mark.parametrize("value", ['${"hunter2"}', "prefix-${random_password.x.result}", "${upper(\"a\")}",
+                                   "", "${}"])
 def test_scanner_does_not_take_a_disguised_literal_for_a_reference(value):
     stack = planted(["resource", "azurerm_key_vault_secret", "s", "value"], value)
     assert literal_secrets(stack) == ["resource.azurerm_key_vault_secret.s.value is a literal"]

@@ -7,11 +7,14 @@ import pytest
 from tests.test_bad_input import assert_one_line_error, environments, replace_in, run_main  # noqa: F401
 
 
+NON_NEGATIVE = "a non-negative integer"
+
+
 @pytest.mark.parametrize(("rotation", "fragment", "allowed"), [
-    ('{"app-signing-key": -1}', "field 'secret_rotation['app-signing-key']' = -1", "a non-negative integer"),
-    ('{"app-signing-key": 1.5}', "field 'secret_rotation['app-signing-key']' = 1.5", "a non-negative integer"),
-    ('{"app-signing-key": "2"}', "field 'secret_rotation['app-signing-key']' = '2'", "a non-negative integer"),
-    ('{"app-signing-key": True}', "field 'secret_rotation['app-signing-key']' = True", "a non-negative integer"),
+    ('{"app-signing-key": -1}', "field 'secret_rotation['app-signing-key']' = -1", NON_NEGATIVE),
+    ('{"app-signing-key": 1.5}', "field 'secret_rotation['app-signing-key']' = 1.5", NON_NEGATIVE),
+    ('{"app-signing-key": "2"}', "field 'secret_rotation['app-signing-key']' = '2'", NON_NEGATIVE),
+    ('{"app-signing-key": True}', "field 'secret_rotation['app-signing-key']' = True", NON_NEGATIVE),
     ('{"signing-key": 1}', "field 'secret_rotation' = 'signing-key'",
      "names of generated secrets: postgres-admin-password, app-signing-key, service-api-key"),
 ])

@@ -15,8 +15,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Reads each generated secret of ENVIRONMENT from the environment's Key Vault (az CLI), "
                     "imports its random resource and Key Vault secret into the environment's state, and sets "
                     "the imported resources' keepers and policy arguments to the configuration, so the next "
-                    "deploy changes no secret. Needs `make synth`, `terraform init` in cdktf.out/stacks/<env> "
-                    "and `az login`; --dry-run needs none of them.")
+                    "deploy changes no secret. Needs `make synth`, `terraform init` in "
+                    "cdktf.out/stacks/<env> and `az login`; --dry-run needs none of them.")
     recover.add_argument("environment", help="the environment whose state was lost")
     recover.add_argument("--dry-run", action="store_true",
                          help="print every step with values redacted; call neither az nor terraform")

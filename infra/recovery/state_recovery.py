@@ -1,21 +1,23 @@
 """Put every generated secret of an environment back into a fresh Terraform state, from its Key Vault copy.
 
-After the state of an environment is lost (and no blob version can be restored, see docs/disaster-recovery.md),
-a plain ``cdktf deploy`` would create *new* random values and overwrite every consumer with them. This module
-re-imports the random resources with the values kept in Key Vault instead, so the next deploy changes nothing:
+After the state of an environment is lost (and no blob version can be restored, see
+docs/disaster-recovery.md), a plain ``cdktf deploy`` would create *new* random values and overwrite every
+consumer with them. This module re-imports the random resources with the values kept in Key Vault instead, so
+the next deploy changes nothing:
 
 1. Build the environment's stack in memory and take its :class:`~building_blocks.secret_set.SecretSet`: the
    same definition the deploy uses (names, policies, Terraform addresses, vault name).
-2. For each secret not yet in state: read it with ``az keyvault secret show`` (output captured in memory, never
-   written anywhere), check that it fits the secret's policy, ``terraform import`` the random resource (the id
-   *is* the value: the password, or the base64 of the bytes) and the Key Vault secret (its versioned id).
+2. For each secret not yet in state: read it with ``az keyvault secret show`` (output captured in memory,
+   never written anywhere), check that it fits the secret's policy, ``terraform import`` the random resource
+   (the id *is* the value: the password, or the base64 of the bytes) and the Key Vault secret (its versioned
+   id).
 3. ``terraform import`` of a random resource records provider defaults (no keepers, no minimum counts), which
    the next plan would answer by *replacing* the secret. So the state is pulled, the configured arguments
    (``keepers``, ``length``, character classes) are copied onto the imported instances and the state is pushed
    back, through pipes only (``terraform state pull`` / ``terraform state push -``).
 
-Exposure: ``terraform import`` takes the id as a command-line argument, so each value is visible in the process
-list of the machine for the seconds the import runs. Mitigations in docs/disaster-recovery.md.
+Exposure: ``terraform import`` takes the id as a command-line argument, so each value is visible in the
+process list of the machine for the seconds the import runs. Mitigations in docs/disaster-recovery.md.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ REDACTED = "<redacted>"
 # Never let Terraform write debug logs (which can carry import ids) during a recovery.
 _SCRUBBED_VARIABLES = ("TF_LOG", "TF_LOG_CORE", "TF_LOG_PROVIDER", "TF_LOG_PATH")
 # random_password arguments copied from the configuration onto an imported instance.
-_PASSWORD_ARGUMENTS = ("length", "upper", "lower", "numeric", "special", "min_upper", "min_lower", "min_numeric",
-                       "min_special", "override_special")
+_PASSWORD_ARGUMENTS = ("length", "upper", "lower", "numeric", "special", "min_upper", "min_lower",
+                       "min_numeric", "min_special", "override_special")
 
 
 class RecoveryError(ConfigError):
@@ -85,7 +87,8 @@ def build_plan(environment: str) -> RecoveryPlan:
     stack = app.node.find_child(environment)
     secret_set = getattr(stack, "generated_secrets", None)
     if secret_set is None:
-        return RecoveryPlan(environment=environment, vault_name="", stack_dir=stack_dir(environment), secrets=())
+        return RecoveryPlan(environment=environment, vault_name="", stack_dir=stack_dir(environment),
+                            secrets=())
     records = tuple(
         SecretRecord(
             name=name,
@@ -116,8 +119,8 @@ def describe(plan: RecoveryPlan, *, print_: Callable[[str], None] = print) -> No
         print_(f"   import  terraform import {record.random_address} {REDACTED}")
         print_(f"   import  terraform import {record.key_vault_secret_address} "
                f"https://{plan.vault_name}.vault.azure.net/secrets/{record.name}/<version from Key Vault>")
-    print_("then    terraform state pull | copy keepers and policy arguments from cdk.tf.json onto the imported "
-           "random resources | terraform state push -")
+    print_("then    terraform state pull | copy keepers and policy arguments from cdk.tf.json onto the "
+           "imported random resources | terraform state push -")
     print_(f"after   cdktf diff {plan.environment}: no random_* resource may be replaced")
 
 
@@ -167,13 +170,14 @@ def recover(plan: RecoveryPlan, *, print_: Callable[[str], None] = print) -> Non
                             f"{_display(plan.stack_dir)} init` first")
     if not (plan.stack_dir / ".terraform").is_dir():
         raise RecoveryError(f"{_display(plan.stack_dir)} is not initialized; run `terraform -chdir="
-                            f"{_display(plan.stack_dir)} init` first (it connects to the environment's backend)")
+                            f"{_display(plan.stack_dir)} init` first (it connects to the environment's "
+                            "backend)")
     config = json.loads(config_file.read_text(encoding="utf-8"))
     for record in plan.secrets:
         for address in (record.random_address, record.key_vault_secret_address):
             if _config_body(config, address) is None:
-                raise RecoveryError(f"{address} is not in {_display(config_file)}; the synthesized output is stale, "
-                                    "run `make synth` again")
+                raise RecoveryError(f"{address} is not in {_display(config_file)}; the synthesized output is "
+                                    "stale, run `make synth` again")
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_VARIABLES}
     env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
     tools = _Tools(az=_find("az"), terraform=_find("terraform"), cwd=plan.stack_dir, env=env, secrets=[])
@@ -221,7 +225,8 @@ def _read_secret(tools: _Tools, vault: str, record: SecretRecord) -> dict[str, s
     tools.secrets.append(value)
     if secret.get("contentType") != record.policy.content_type:
         raise RecoveryError(f"{record.name}: Key Vault content type {secret.get('contentType')!r}, expected "
-                            f"{record.policy.content_type!r}; not written by this secret's policy, refusing to import")
+                            f"{record.policy.content_type!r}; not written by this secret's policy, "
+                            "refusing to import")
     problem = record.policy.check_value(value)
     if problem:
         raise RecoveryError(f"{record.name}: the Key Vault value {problem}; importing it would make the next "
@@ -234,7 +239,8 @@ def _config_body(config: dict[str, Any], address: str) -> dict[str, Any] | None:
     return config.get("resource", {}).get(resource_type, {}).get(name)
 
 
-def reconcile_state(state: dict[str, Any], config: dict[str, Any], records: Sequence[SecretRecord]) -> list[str]:
+def reconcile_state(state: dict[str, Any], config: dict[str, Any],
+                    records: Sequence[SecretRecord]) -> list[str]:
     """Copy the configured arguments onto the random resources in ``state`` (in place); bump the serial when
     anything changed. Returns the addresses changed. ``terraform import`` leaves keepers null and the policy
     arguments at provider defaults, and each of them forces replacement on the next plan."""

@@ -95,7 +95,8 @@ def test_value_is_a_reference_and_addresses_match_the_synthesized_json():
 
 def test_rotation_description_tags_and_depends_on():
     def build(stack):
-        first = GeneratedSecret(stack, "first", name="first", policy=RandomBytesPolicy(), key_vault_id=VAULT_ID)
+        first = GeneratedSecret(stack, "first", name="first", policy=RandomBytesPolicy(),
+                                key_vault_id=VAULT_ID)
         GeneratedSecret(stack, "second", name="second", policy=PasswordPolicy(), key_vault_id=VAULT_ID,
                         rotation=3, description="what it is for", tags={"team": "payments"},
                         depends_on=[first.resource])
@@ -104,7 +105,8 @@ def test_rotation_description_tags_and_depends_on():
     (password,) = out["resource"]["random_password"].values()
     assert password["keepers"] == {"rotation": "3"}
     secret = next(s for s in out["resource"]["azurerm_key_vault_secret"].values() if s["name"] == "second")
-    assert secret["tags"] == {"generated-by": "random_password", "purpose": "what it is for", "team": "payments"}
+    assert secret["tags"] == {"generated-by": "random_password", "purpose": "what it is for",
+                              "team": "payments"}
     (bytes_id,) = out["resource"]["random_bytes"]
     assert secret["depends_on"] == [f"random_bytes.{bytes_id}"]
 
@@ -134,8 +136,8 @@ def test_rotation_must_be_a_non_negative_integer(rotation):
 
 @pytest.mark.parametrize("name", ["", "DB", "db_password", "-db", "db--password", "a" * 64, 7])
 def test_name_must_be_lowercase_with_single_hyphens(name):
-    with pytest.raises(ValueError, match=r"^secret name .*; allowed: 1-63 lowercase letters, digits and single "
-                                         r"hyphens, starting with a letter$"):
+    with pytest.raises(ValueError, match=r"^secret name .*; allowed: 1-63 lowercase letters, digits and "
+                                         r"single hyphens, starting with a letter$"):
         _build_with(name=name)
 
 
@@ -154,8 +156,8 @@ def test_key_vault_id_is_required():
 
 @pytest.mark.parametrize("length", [0, 16, MIN_PASSWORD_LENGTH - 1, 257, 40.0, True])
 def test_password_shorter_than_32_or_not_an_integer_is_refused(length):
-    with pytest.raises(ValueError, match=r"^PasswordPolicy: field 'length' = .*; allowed: an integer from 32 to "
-                                         r"256 \(shorter passwords are too weak\)$"):
+    with pytest.raises(ValueError, match=r"^PasswordPolicy: field 'length' = .*; allowed: an integer from 32 "
+                                         r"to 256 \(shorter passwords are too weak\)$"):
         PasswordPolicy(length=length)
 
 
@@ -165,8 +167,8 @@ def test_password_of_exactly_32_characters_is_allowed():
 
 @pytest.mark.parametrize("length", [16, MIN_KEY_BYTES - 1, 1025])
 def test_key_shorter_than_32_bytes_is_refused(length):
-    with pytest.raises(ValueError, match=r"^RandomBytesPolicy: field 'length' = \d+; allowed: an integer number "
-                                         r"of bytes from 32 to 1024 \(shorter keys are too weak\)$"):
+    with pytest.raises(ValueError, match=r"^RandomBytesPolicy: field 'length' = \d+; allowed: an integer "
+                                         r"number of bytes from 32 to 1024 \(shorter keys are too weak\)$"):
         RandomBytesPolicy(length=length)
 
 
@@ -244,7 +246,8 @@ def test_secret_set_creates_one_secret_per_definition_with_its_rotation():
     out = synth(build)
     secret_set = sets["set"]
     assert list(secret_set.secrets) == list(SECRET_NAMES)
-    assert sorted(s["name"] for s in out["resource"]["azurerm_key_vault_secret"].values()) == sorted(SECRET_NAMES)
+    names = sorted(s["name"] for s in out["resource"]["azurerm_key_vault_secret"].values())
+    assert names == sorted(SECRET_NAMES)
     rotations = {secret_set.secrets[n].random_address.split(".")[1]: n for n in SECRET_NAMES}
     keepers = {**out["resource"]["random_password"], **out["resource"]["random_bytes"]}
     assert {rotations[k]: v["keepers"]["rotation"] for k, v in keepers.items()} == {
@@ -270,4 +273,5 @@ def test_rotation_of_an_unknown_secret_is_refused():
 
 def test_key_vault_name_must_be_a_literal():
     with pytest.raises(ValueError, match=r"field 'key_vault_name' = '\$\{azurerm_key_vault.x.name\}'"):
-        synth(lambda s: SecretSet(s, "secrets", key_vault_id=VAULT_ID, key_vault_name="${azurerm_key_vault.x.name}"))
+        synth(lambda s: SecretSet(s, "secrets", key_vault_id=VAULT_ID,
+                                  key_vault_name="${azurerm_key_vault.x.name}"))
