@@ -74,17 +74,20 @@ class NodePool:
     """Ephemeral OS disk size in GiB (30-2048)."""
 
     def validate(self, where: str) -> None:
-        """Raise ValueError naming ``where`` (``AksCluster system_pool``), the field, the value and the rule."""
+        """Raise ValueError naming ``where`` (``AksCluster system_pool``), the field, the value, the rule."""
         for name in ("min_count", "max_count", "max_pods", "os_disk_size_gb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{where} {name} = {value!r}; allowed: an integer")
         if not isinstance(self.vm_size, str) or not _VM_SIZE.match(self.vm_size):
-            raise ValueError(f"{where} vm_size = {self.vm_size!r}; allowed: an Azure VM size such as "
-                             "'Standard_D4ds_v5'")
+            raise ValueError(
+                f"{where} vm_size = {self.vm_size!r}; allowed: an Azure VM size such as 'Standard_D4ds_v5'"
+            )
         if not 1 <= self.min_count <= self.max_count <= 1000:
-            raise ValueError(f"{where} min_count = {self.min_count}, max_count = {self.max_count}; allowed: "
-                             "1 ≤ min_count ≤ max_count ≤ 1000")
+            raise ValueError(
+                f"{where} min_count = {self.min_count}, max_count = {self.max_count}; allowed: "
+                "1 ≤ min_count ≤ max_count ≤ 1000"
+            )
         if not 30 <= self.max_pods <= 250:
             raise ValueError(f"{where} max_pods = {self.max_pods}; allowed: 30 to 250")
         if not 30 <= self.os_disk_size_gb <= 2048:
@@ -105,7 +108,9 @@ def _check_cidr(name: str, value: str) -> ipaddress.IPv4Network:
     try:
         return ipaddress.IPv4Network(value)
     except ValueError:
-        raise ValueError(f"AksCluster {name} = {value!r}; allowed: an IPv4 CIDR with no host bits set") from None
+        raise ValueError(
+            f"AksCluster {name} = {value!r}; allowed: an IPv4 CIDR with no host bits set"
+        ) from None
 
 
 class AksCluster(Construct):
@@ -117,15 +122,33 @@ class AksCluster(Construct):
     ``role_assignments`` (id → role assignment).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, namer: Namer, resource_group_name: str, location: str,
-                 tenant_id: str, node_subnet_id: str, log_analytics_workspace_id: str,
-                 system_pool: NodePool = NodePool(), user_pool: NodePool = NodePool(max_count=5),
-                 sku_tier: str = "Free", zones: Sequence[str] = (), authorized_ip_ranges: Sequence[str] = (),
-                 private_cluster: bool = False, admin_group_object_ids: Sequence[str] = (),
-                 kubernetes_version: str | None = None, automatic_upgrade_channel: str = "patch",
-                 node_os_upgrade_channel: str = "NodeImage", maintenance_day: str = "Sunday",
-                 maintenance_start_hour: int = 2, pod_cidr: str = "192.168.0.0/16",
-                 service_cidr: str = "172.16.0.0/16", host_encryption: bool = True) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        namer: Namer,
+        resource_group_name: str,
+        location: str,
+        tenant_id: str,
+        node_subnet_id: str,
+        log_analytics_workspace_id: str,
+        system_pool: NodePool = NodePool(),
+        user_pool: NodePool = NodePool(max_count=5),
+        sku_tier: str = "Free",
+        zones: Sequence[str] = (),
+        authorized_ip_ranges: Sequence[str] = (),
+        private_cluster: bool = False,
+        admin_group_object_ids: Sequence[str] = (),
+        kubernetes_version: str | None = None,
+        automatic_upgrade_channel: str = "patch",
+        node_os_upgrade_channel: str = "NodeImage",
+        maintenance_day: str = "Sunday",
+        maintenance_start_hour: int = 2,
+        pod_cidr: str = "192.168.0.0/16",
+        service_cidr: str = "172.16.0.0/16",
+        host_encryption: bool = True,
+    ) -> None:
         """Required: ``tenant_id`` (Entra tenant of the RBAC integration), ``node_subnet_id`` (both pools'
         subnet), ``log_analytics_workspace_id`` (container insights).
 
@@ -152,46 +175,74 @@ class AksCluster(Construct):
             try:
                 ipaddress.ip_network(cidr)
             except ValueError:
-                raise ValueError(f"AksCluster authorized_ip_ranges entry {cidr!r}; allowed: IPv4/IPv6 CIDRs") from None
+                raise ValueError(
+                    f"AksCluster authorized_ip_ranges entry {cidr!r}; allowed: IPv4/IPv6 CIDRs"
+                ) from None
         if private_cluster and ranges:
-            raise ValueError(f"AksCluster authorized_ip_ranges = {ranges!r} with private_cluster=True; allowed: "
-                             "one of the two (a private API server has no public address to restrict)")
+            raise ValueError(
+                f"AksCluster authorized_ip_ranges = {ranges!r} with private_cluster=True; allowed: "
+                "one of the two (a private API server has no public address to restrict)"
+            )
         for object_id in admin_group_object_ids:
             if not _GUID.match(str(object_id)):
-                raise ValueError(f"AksCluster admin_group_object_ids entry {object_id!r}; allowed: Entra object "
-                                 "ids (lowercase GUIDs)")
+                raise ValueError(
+                    f"AksCluster admin_group_object_ids entry {object_id!r}; allowed: Entra object "
+                    "ids (lowercase GUIDs)"
+                )
         if automatic_upgrade_channel not in UPGRADE_CHANNELS:
-            raise ValueError(f"AksCluster automatic_upgrade_channel = {automatic_upgrade_channel!r}; allowed: "
-                             f"{', '.join(UPGRADE_CHANNELS)}")
+            raise ValueError(
+                f"AksCluster automatic_upgrade_channel = {automatic_upgrade_channel!r}; allowed: "
+                f"{', '.join(UPGRADE_CHANNELS)}"
+            )
         if node_os_upgrade_channel not in NODE_OS_UPGRADE_CHANNELS:
-            raise ValueError(f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r}; allowed: "
-                             f"{', '.join(NODE_OS_UPGRADE_CHANNELS)}")
+            raise ValueError(
+                f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r}; allowed: "
+                f"{', '.join(NODE_OS_UPGRADE_CHANNELS)}"
+            )
         if automatic_upgrade_channel == "node-image" and node_os_upgrade_channel != "NodeImage":
-            raise ValueError(f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r} with "
-                             "automatic_upgrade_channel 'node-image'; allowed: NodeImage (AKS requires the two "
-                             "to agree)")
+            raise ValueError(
+                f"AksCluster node_os_upgrade_channel = {node_os_upgrade_channel!r} with "
+                "automatic_upgrade_channel 'node-image'; allowed: NodeImage (AKS requires the two "
+                "to agree)"
+            )
         if kubernetes_version is not None and not _MINOR_VERSION.match(kubernetes_version):
-            raise ValueError(f"AksCluster kubernetes_version = {kubernetes_version!r}; allowed: a minor version "
-                             "such as '1.32' (the upgrade channel applies patches; a pinned patch would drift)")
+            raise ValueError(
+                f"AksCluster kubernetes_version = {kubernetes_version!r}; allowed: a minor version "
+                "such as '1.32' (the upgrade channel applies patches; a pinned patch would drift)"
+            )
         if maintenance_day not in WEEKDAYS:
-            raise ValueError(f"AksCluster maintenance_day = {maintenance_day!r}; allowed: {', '.join(WEEKDAYS)}")
-        if isinstance(maintenance_start_hour, bool) or not isinstance(maintenance_start_hour, int) \
-                or not 0 <= maintenance_start_hour <= 23:
-            raise ValueError(f"AksCluster maintenance_start_hour = {maintenance_start_hour!r}; allowed: 0 to 23")
+            raise ValueError(
+                f"AksCluster maintenance_day = {maintenance_day!r}; allowed: {', '.join(WEEKDAYS)}"
+            )
+        if (
+            isinstance(maintenance_start_hour, bool)
+            or not isinstance(maintenance_start_hour, int)
+            or not 0 <= maintenance_start_hour <= 23
+        ):
+            raise ValueError(
+                f"AksCluster maintenance_start_hour = {maintenance_start_hour!r}; allowed: 0 to 23"
+            )
         pods, services = _check_cidr("pod_cidr", pod_cidr), _check_cidr("service_cidr", service_cidr)
         if pods.overlaps(services):
-            raise ValueError(f"AksCluster service_cidr = {service_cidr!r} overlaps pod_cidr {pod_cidr!r}; "
-                             "allowed: ranges that do not overlap")
+            raise ValueError(
+                f"AksCluster service_cidr = {service_cidr!r} overlaps pod_cidr {pod_cidr!r}; "
+                "allowed: ranges that do not overlap"
+            )
         if services.num_addresses < 256:
             raise ValueError(f"AksCluster service_cidr = {service_cidr!r}; allowed: a /24 or larger range")
 
         self.identity = UserAssignedIdentity(
-            self, "identity", name=namer.name("user_assigned_identity", "aks"),
-            resource_group_name=resource_group_name, location=location)
+            self,
+            "identity",
+            name=namer.name("user_assigned_identity", "aks"),
+            resource_group_name=resource_group_name,
+            location=location,
+        )
         self.role_assignments: dict[str, RoleAssignment] = {}
         # Bring-your-own subnet: the control plane joins load balancers and nodes to it.
         subnet_access = RoleAssignment(
-            self, "subnet_network_contributor",
+            self,
+            "subnet_network_contributor",
             scope=node_subnet_id,
             role_definition_name="Network Contributor",
             principal_id=self.identity.principal_id,
@@ -216,7 +267,8 @@ class AksCluster(Construct):
             "node_public_ip_enabled": False,
         }
         self.cluster = KubernetesCluster(
-            self, "Resource",
+            self,
+            "Resource",
             name=namer.name("kubernetes_cluster"),
             resource_group_name=resource_group_name,
             location=location,
@@ -227,7 +279,9 @@ class AksCluster(Construct):
             identity=KubernetesClusterIdentity(type="UserAssigned", identity_ids=[self.identity.id]),
             default_node_pool=KubernetesClusterDefaultNodePool(
                 name=node_pool_name("system"),
-                temporary_name_for_rotation=node_pool_name("systemtmp"),  # resize without replacing the cluster
+                temporary_name_for_rotation=node_pool_name(
+                    "systemtmp"
+                ),  # resize without replacing the cluster
                 only_critical_addons_enabled=True,
                 vm_size=system_pool.vm_size,
                 min_count=system_pool.min_count,
@@ -235,14 +289,18 @@ class AksCluster(Construct):
                 max_pods=system_pool.max_pods,
                 os_disk_size_gb=system_pool.os_disk_size_gb,
                 upgrade_settings=KubernetesClusterDefaultNodePoolUpgradeSettings(
-                    max_surge="33%", drain_timeout_in_minutes=30, node_soak_duration_in_minutes=0),
+                    max_surge="33%", drain_timeout_in_minutes=30, node_soak_duration_in_minutes=0
+                ),
                 **pool_defaults,  # type: ignore[arg-type]
             ),
             role_based_access_control_enabled=True,
             azure_active_directory_role_based_access_control=(
                 KubernetesClusterAzureActiveDirectoryRoleBasedAccessControl(
-                    azure_rbac_enabled=True, tenant_id=tenant_id,
-                    admin_group_object_ids=list(admin_group_object_ids) or None)),
+                    azure_rbac_enabled=True,
+                    tenant_id=tenant_id,
+                    admin_group_object_ids=list(admin_group_object_ids) or None,
+                )
+            ),
             local_account_disabled=True,
             oidc_issuer_enabled=True,
             workload_identity_enabled=True,
@@ -262,23 +320,30 @@ class AksCluster(Construct):
             maintenance_window_auto_upgrade=KubernetesClusterMaintenanceWindowAutoUpgrade(**window),
             maintenance_window_node_os=KubernetesClusterMaintenanceWindowNodeOs(**window),
             oms_agent=KubernetesClusterOmsAgent(
-                log_analytics_workspace_id=log_analytics_workspace_id, msi_auth_for_monitoring_enabled=True),
+                log_analytics_workspace_id=log_analytics_workspace_id, msi_auth_for_monitoring_enabled=True
+            ),
             azure_policy_enabled=True,
             image_cleaner_enabled=True,
             image_cleaner_interval_hours=48,
             key_vault_secrets_provider=KubernetesClusterKeyVaultSecretsProvider(
-                secret_rotation_enabled=True, secret_rotation_interval="2m"),
+                secret_rotation_enabled=True, secret_rotation_interval="2m"
+            ),
             private_cluster_enabled=private_cluster,
-            **({"private_dns_zone_id": "System", "private_cluster_public_fqdn_enabled": False}
-               if private_cluster else {}),
-            api_server_access_profile=(KubernetesClusterApiServerAccessProfile(authorized_ip_ranges=ranges)
-                                       if ranges else None),
+            **(
+                {"private_dns_zone_id": "System", "private_cluster_public_fqdn_enabled": False}
+                if private_cluster
+                else {}
+            ),
+            api_server_access_profile=(
+                KubernetesClusterApiServerAccessProfile(authorized_ip_ranges=ranges) if ranges else None
+            ),
             depends_on=[subnet_access],
             # The autoscaler owns node counts.
             lifecycle=cdktf.TerraformResourceLifecycle(ignore_changes=["default_node_pool[0].node_count"]),
         )
         self.user_node_pool = KubernetesClusterNodePool(
-            self, "user_pool",
+            self,
+            "user_pool",
             name=node_pool_name("user"),
             kubernetes_cluster_id=self.cluster.id,
             mode="User",
@@ -288,7 +353,8 @@ class AksCluster(Construct):
             max_pods=user_pool.max_pods,
             os_disk_size_gb=user_pool.os_disk_size_gb,
             upgrade_settings=KubernetesClusterNodePoolUpgradeSettings(
-                max_surge="33%", drain_timeout_in_minutes=30, node_soak_duration_in_minutes=0),
+                max_surge="33%", drain_timeout_in_minutes=30, node_soak_duration_in_minutes=0
+            ),
             lifecycle=cdktf.TerraformResourceLifecycle(ignore_changes=["node_count"]),
             **pool_defaults,  # type: ignore[arg-type]
         )
@@ -303,21 +369,30 @@ class AksCluster(Construct):
         connection. With local accounts disabled ``kube_config`` carries no credential: clients authenticate
         with Entra ID (kubelogin)."""
         kube_config = self.cluster.kube_config.get(0)
-        return ClusterEndpoint(host=kube_config.host,
-                               cluster_ca_certificate=cdktf.Fn.base64decode(kube_config.cluster_ca_certificate))
+        return ClusterEndpoint(
+            host=kube_config.host,
+            cluster_ca_certificate=cdktf.Fn.base64decode(kube_config.cluster_ca_certificate),
+        )
 
-    def grant_cluster_admin(self, id_: str, principal_id: str, *, principal_type: str | None = None) -> RoleAssignment:
+    def grant_cluster_admin(
+        self, id_: str, principal_id: str, *, principal_type: str | None = None
+    ) -> RoleAssignment:
         """``Azure Kubernetes Service RBAC Cluster Admin`` on this cluster for ``principal_id`` (e.g. the
         pipeline's identity, which deploys the Kubernetes layer). ``id_`` names the grant; one grant per id.
         ``principal_type``: ServicePrincipal, User, Group, or None (default; Azure finds out)."""
         if id_ in self.role_assignments:
-            raise ValueError(f"AksCluster.grant_cluster_admin id {id_!r} is already used; allowed: a new id "
-                             f"(existing: {', '.join(sorted(self.role_assignments))})")
+            raise ValueError(
+                f"AksCluster.grant_cluster_admin id {id_!r} is already used; allowed: a new id "
+                f"(existing: {', '.join(sorted(self.role_assignments))})"
+            )
         if principal_type not in (None, "ServicePrincipal", "User", "Group"):
-            raise ValueError(f"AksCluster.grant_cluster_admin principal_type = {principal_type!r}; allowed: "
-                             "ServicePrincipal, User, Group, or None")
+            raise ValueError(
+                f"AksCluster.grant_cluster_admin principal_type = {principal_type!r}; allowed: "
+                "ServicePrincipal, User, Group, or None"
+            )
         assignment = RoleAssignment(
-            self, f"cluster_admin_{id_}",
+            self,
+            f"cluster_admin_{id_}",
             scope=self.cluster.id,
             role_definition_name=CLUSTER_ADMIN_ROLE,
             principal_id=principal_id,

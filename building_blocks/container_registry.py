@@ -49,10 +49,21 @@ class ContainerRegistry(Construct):
     ``pull_assignments`` (id → role assignment).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, namer: Namer, resource_group_name: str, location: str,
-                 sku: str = "Standard", allowed_ip_ranges: Sequence[str] = (),
-                 private_endpoint_subnet_id: str | None = None, virtual_network_id: str | None = None,
-                 zone_redundant: bool = True, untagged_retention_days: int = 7) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        namer: Namer,
+        resource_group_name: str,
+        location: str,
+        sku: str = "Standard",
+        allowed_ip_ranges: Sequence[str] = (),
+        private_endpoint_subnet_id: str | None = None,
+        virtual_network_id: str | None = None,
+        zone_redundant: bool = True,
+        untagged_retention_days: int = 7,
+    ) -> None:
         """``sku``: Basic, Standard (default) or Premium. Premium only: ``allowed_ip_ranges`` (IPv4 addresses
         or CIDRs let through the firewall, default none), ``private_endpoint_subnet_id`` with the
         ``virtual_network_id`` to link the private DNS zone to (default: no private endpoint),
@@ -67,36 +78,54 @@ class ContainerRegistry(Construct):
             try:
                 ipaddress.IPv4Network(cidr)
             except ValueError:
-                raise ValueError(f"ContainerRegistry allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or "
-                                 "CIDRs with no host bits set") from None
+                raise ValueError(
+                    f"ContainerRegistry allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or "
+                    "CIDRs with no host bits set"
+                ) from None
         if ranges and not premium:
-            raise ValueError(f"ContainerRegistry allowed_ip_ranges = {ranges!r} with sku {sku!r}; allowed: "
-                             "ranges only with sku 'Premium' (the only tier with a firewall)")
+            raise ValueError(
+                f"ContainerRegistry allowed_ip_ranges = {ranges!r} with sku {sku!r}; allowed: "
+                "ranges only with sku 'Premium' (the only tier with a firewall)"
+            )
         if (private_endpoint_subnet_id is None) != (virtual_network_id is None):
-            raise ValueError("ContainerRegistry private_endpoint_subnet_id and virtual_network_id: supply both or "
-                             f"neither, got subnet {private_endpoint_subnet_id!r}, network {virtual_network_id!r}")
+            raise ValueError(
+                "ContainerRegistry private_endpoint_subnet_id and virtual_network_id: supply both or "
+                f"neither, got subnet {private_endpoint_subnet_id!r}, network {virtual_network_id!r}"
+            )
         if private_endpoint_subnet_id is not None and not premium:
-            raise ValueError(f"ContainerRegistry private_endpoint_subnet_id with sku {sku!r}; allowed: private "
-                             "endpoints only with sku 'Premium'")
-        if isinstance(untagged_retention_days, bool) or not isinstance(untagged_retention_days, int) \
-                or not 0 <= untagged_retention_days <= 365:
-            raise ValueError(f"ContainerRegistry untagged_retention_days = {untagged_retention_days!r}; allowed: "
-                             "an integer from 0 to 365")
+            raise ValueError(
+                f"ContainerRegistry private_endpoint_subnet_id with sku {sku!r}; allowed: private "
+                "endpoints only with sku 'Premium'"
+            )
+        if (
+            isinstance(untagged_retention_days, bool)
+            or not isinstance(untagged_retention_days, int)
+            or not 0 <= untagged_retention_days <= 365
+        ):
+            raise ValueError(
+                f"ContainerRegistry untagged_retention_days = {untagged_retention_days!r}; allowed: "
+                "an integer from 0 to 365"
+            )
         premium_options: dict[str, object] = {}
         if premium:
             premium_options = {
                 "public_network_access_enabled": bool(ranges) or private_endpoint_subnet_id is None,
-                "network_rule_set": [ContainerRegistryNetworkRuleSet(
-                    default_action="Deny",
-                    ip_rule=[ContainerRegistryNetworkRuleSetIpRule(action="Allow", ip_range=r) for r in ranges],
-                )],
+                "network_rule_set": [
+                    ContainerRegistryNetworkRuleSet(
+                        default_action="Deny",
+                        ip_rule=[
+                            ContainerRegistryNetworkRuleSetIpRule(action="Allow", ip_range=r) for r in ranges
+                        ],
+                    )
+                ],
                 "network_rule_bypass_option": "AzureServices",
                 "data_endpoint_enabled": True,
                 "zone_redundancy_enabled": zone_redundant,
                 "retention_policy_in_days": untagged_retention_days,
             }
         self.registry = AzureContainerRegistry(
-            self, "Resource",
+            self,
+            "Resource",
             name=namer.name("container_registry"),
             resource_group_name=resource_group_name,
             location=location,
@@ -108,10 +137,12 @@ class ContainerRegistry(Construct):
         self.login_server = self.registry.login_server
         self.private_endpoint: PrivateEndpoint | None = None
         if private_endpoint_subnet_id is not None and virtual_network_id is not None:
-            zone = PrivateDnsZone(self, "private_dns_zone", name=PRIVATE_DNS_ZONE,
-                                  resource_group_name=resource_group_name)
+            zone = PrivateDnsZone(
+                self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name
+            )
             PrivateDnsZoneVirtualNetworkLink(
-                self, "private_dns_zone_link",
+                self,
+                "private_dns_zone_link",
                 name=namer.name("private_dns_zone_link", "acr"),
                 resource_group_name=resource_group_name,
                 private_dns_zone_name=zone.name,
@@ -120,7 +151,8 @@ class ContainerRegistry(Construct):
             )
             endpoint_name = namer.name("private_endpoint", "acr")
             self.private_endpoint = PrivateEndpoint(
-                self, "private_endpoint",
+                self,
+                "private_endpoint",
                 name=endpoint_name,
                 resource_group_name=resource_group_name,
                 location=location,
@@ -132,7 +164,8 @@ class ContainerRegistry(Construct):
                     is_manual_connection=False,
                 ),
                 private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                    name="acr", private_dns_zone_ids=[zone.id]),
+                    name="acr", private_dns_zone_ids=[zone.id]
+                ),
             )
         self.pull_assignments: dict[str, RoleAssignment] = {}
 
@@ -140,10 +173,13 @@ class ContainerRegistry(Construct):
         """Give ``principal_id`` (a managed identity's object id, e.g. the AKS kubelet's) ``AcrPull`` on this
         registry. ``id_`` names the grant in the construct tree; one grant per id."""
         if id_ in self.pull_assignments:
-            raise ValueError(f"ContainerRegistry.grant_pull id {id_!r} is already used; allowed: a new id "
-                             f"(existing: {', '.join(sorted(self.pull_assignments))})")
+            raise ValueError(
+                f"ContainerRegistry.grant_pull id {id_!r} is already used; allowed: a new id "
+                f"(existing: {', '.join(sorted(self.pull_assignments))})"
+            )
         assignment = RoleAssignment(
-            self, f"pull_{id_}",
+            self,
+            f"pull_{id_}",
             scope=self.registry.id,
             role_definition_name="AcrPull",
             principal_id=principal_id,

@@ -24,24 +24,39 @@ class PublicDnsZone(Construct):
     ``parent`` (the parent zone data source), ``delegation`` (the NS record set in the parent zone).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, resource_group_name: str, label: str, parent_domain: str,
-                 parent_provider: cdktf.TerraformProvider | None = None, delegation_ttl: int = 3600) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        resource_group_name: str,
+        label: str,
+        parent_domain: str,
+        parent_provider: cdktf.TerraformProvider | None = None,
+        delegation_ttl: int = 3600,
+    ) -> None:
         """``label``: the environment's DNS label; ``parent_domain``: the company domain, whose zone must
         exist already. ``parent_provider``: the aliased azurerm provider of the parent zone's subscription
         (default: the stack's default provider, for a parent zone in the same subscription).
         ``delegation_ttl``: TTL of the NS records in seconds (300-172800, default 3600)."""
         super().__init__(scope, id_)
         self.fqdn = dns_zone_name(label, parent_domain)  # NamingError (a ValueError) names the broken part
-        if isinstance(delegation_ttl, bool) or not isinstance(delegation_ttl, int) \
-                or not 300 <= delegation_ttl <= 172800:
-            raise ValueError(f"PublicDnsZone delegation_ttl = {delegation_ttl!r}; allowed: an integer from 300 "
-                             "to 172800 seconds")
+        if (
+            isinstance(delegation_ttl, bool)
+            or not isinstance(delegation_ttl, int)
+            or not 300 <= delegation_ttl <= 172800
+        ):
+            raise ValueError(
+                f"PublicDnsZone delegation_ttl = {delegation_ttl!r}; allowed: an integer from 300 "
+                "to 172800 seconds"
+            )
         self.zone = DnsZone(self, "Resource", name=self.fqdn, resource_group_name=resource_group_name)
         # No resource group: the data source finds the zone by name in the provider's subscription, so the
         # parent's resource group is not a second thing every environment has to know.
         self.parent = DataAzurermDnsZone(self, "parent", name=parent_domain, provider=parent_provider)
         self.delegation = DnsNsRecord(
-            self, "delegation",
+            self,
+            "delegation",
             name=label,
             zone_name=self.parent.name,
             resource_group_name=self.parent.resource_group_name,

@@ -23,11 +23,15 @@ def _ip_rule(cidr: str) -> str:
     try:
         network = ipaddress.IPv4Network(cidr)
     except ValueError:
-        raise ValueError(f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or CIDRs with no "
-                         "host bits set") from None
+        raise ValueError(
+            f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or CIDRs with no "
+            "host bits set"
+        ) from None
     if network.prefixlen == 31:
-        raise ValueError(f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: a prefix up to /30, or single "
-                         "addresses (Key Vault rejects /31)")
+        raise ValueError(
+            f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: a prefix up to /30, or single "
+            "addresses (Key Vault rejects /31)"
+        )
     return str(network.network_address) if network.prefixlen == 32 else str(network)
 
 
@@ -43,10 +47,21 @@ class KeyVault(Construct):
     ``role_assignments`` (id → role assignment, the officer's under ``deployer``).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, name: str, resource_group_name: str, location: str,
-                 tenant_id: str, deployer_object_id: str, purge_protection: bool = True,
-                 soft_delete_retention_days: int = 90, allowed_ip_ranges: Sequence[str] = (),
-                 allowed_subnet_ids: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        resource_group_name: str,
+        location: str,
+        tenant_id: str,
+        deployer_object_id: str,
+        purge_protection: bool = True,
+        soft_delete_retention_days: int = 90,
+        allowed_ip_ranges: Sequence[str] = (),
+        allowed_subnet_ids: Sequence[str] = (),
+    ) -> None:
         """``tenant_id``: the Entra tenant; ``deployer_object_id``: the object id of the identity running
         Terraform (``data.azurerm_client_config.current.object_id``), which gets Secrets Officer.
         ``purge_protection`` (default True): a deleted vault or secret cannot be purged before the retention
@@ -55,15 +70,23 @@ class KeyVault(Construct):
         Microsoft.KeyVault service endpoint) let through (default none). With neither, only trusted Azure
         services reach the vault's data plane."""
         super().__init__(scope, id_)
-        if isinstance(soft_delete_retention_days, bool) or not isinstance(soft_delete_retention_days, int) \
-                or not 7 <= soft_delete_retention_days <= 90:
-            raise ValueError(f"KeyVault soft_delete_retention_days = {soft_delete_retention_days!r}; allowed: an "
-                             "integer from 7 to 90")
+        if (
+            isinstance(soft_delete_retention_days, bool)
+            or not isinstance(soft_delete_retention_days, int)
+            or not 7 <= soft_delete_retention_days <= 90
+        ):
+            raise ValueError(
+                f"KeyVault soft_delete_retention_days = {soft_delete_retention_days!r}; allowed: an "
+                "integer from 7 to 90"
+            )
         ip_rules = [_ip_rule(cidr) for cidr in allowed_ip_ranges]
         if len(set(ip_rules)) != len(ip_rules):
-            raise ValueError(f"KeyVault allowed_ip_ranges = {list(allowed_ip_ranges)!r}; allowed: each range once")
+            raise ValueError(
+                f"KeyVault allowed_ip_ranges = {list(allowed_ip_ranges)!r}; allowed: each range once"
+            )
         self.vault = AzureKeyVault(
-            self, "Resource",
+            self,
+            "Resource",
             name=name,
             resource_group_name=resource_group_name,
             location=location,
@@ -88,30 +111,39 @@ class KeyVault(Construct):
         self.id = self.vault.id
         self.vault_uri = self.vault.vault_uri
         self.role_assignments: dict[str, RoleAssignment] = {}
-        self.officer_assignment = self.grant_secrets_officer("deployer", deployer_object_id, principal_type=None)
+        self.officer_assignment = self.grant_secrets_officer(
+            "deployer", deployer_object_id, principal_type=None
+        )
 
-    def grant_secrets_user(self, id_: str, principal_id: str, *,
-                           principal_type: str | None = "ServicePrincipal") -> RoleAssignment:
+    def grant_secrets_user(
+        self, id_: str, principal_id: str, *, principal_type: str | None = "ServicePrincipal"
+    ) -> RoleAssignment:
         """``Key Vault Secrets User`` (read secret values) for ``principal_id``, e.g. the AKS secrets-store
         CSI driver's identity. ``id_`` names the grant; one grant per id. ``principal_type`` (default
         ServicePrincipal, right for managed identities; None lets Azure find out)."""
         return self._grant(id_, principal_id, SECRETS_USER, principal_type)
 
-    def grant_secrets_officer(self, id_: str, principal_id: str, *,
-                              principal_type: str | None = "ServicePrincipal") -> RoleAssignment:
+    def grant_secrets_officer(
+        self, id_: str, principal_id: str, *, principal_type: str | None = "ServicePrincipal"
+    ) -> RoleAssignment:
         """``Key Vault Secrets Officer`` (read and write secrets) for ``principal_id``; see
         :meth:`grant_secrets_user`."""
         return self._grant(id_, principal_id, SECRETS_OFFICER, principal_type)
 
     def _grant(self, id_: str, principal_id: str, role: str, principal_type: str | None) -> RoleAssignment:
         if id_ in self.role_assignments:
-            raise ValueError(f"KeyVault grant id {id_!r} is already used; allowed: a new id (existing: "
-                             f"{', '.join(sorted(self.role_assignments))})")
+            raise ValueError(
+                f"KeyVault grant id {id_!r} is already used; allowed: a new id (existing: "
+                f"{', '.join(sorted(self.role_assignments))})"
+            )
         if principal_type not in (None, "ServicePrincipal", "User", "Group"):
-            raise ValueError(f"KeyVault grant principal_type = {principal_type!r}; allowed: ServicePrincipal, "
-                             "User, Group, or None")
+            raise ValueError(
+                f"KeyVault grant principal_type = {principal_type!r}; allowed: ServicePrincipal, "
+                "User, Group, or None"
+            )
         assignment = RoleAssignment(
-            self, f"role_{id_}",
+            self,
+            f"role_{id_}",
             scope=self.vault.id,
             role_definition_name=role,
             principal_id=principal_id,

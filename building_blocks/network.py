@@ -46,8 +46,10 @@ def subnet_layout(address_space: str) -> dict[str, str]:
     try:
         network = ipaddress.IPv4Network(address_space)
     except ValueError:
-        raise ValueError(f"Network address_space = {address_space!r}; allowed: an IPv4 CIDR with no host bits "
-                         "set, such as '10.10.0.0/16'") from None
+        raise ValueError(
+            f"Network address_space = {address_space!r}; allowed: an IPv4 CIDR with no host bits "
+            "set, such as '10.10.0.0/16'"
+        ) from None
     if not 16 <= network.prefixlen <= 22:
         raise ValueError(f"Network address_space = {address_space!r}; allowed: a prefix from /16 to /22")
     nodes, rest = network.subnets(new_prefix=network.prefixlen + 1)
@@ -55,18 +57,40 @@ def subnet_layout(address_space: str) -> dict[str, str]:
     return {"nodes": str(nodes), "postgres": str(postgres), "endpoints": str(endpoints)}
 
 
-def _rule(name: str, priority: int, *, access: str = "Allow", protocol: str = "Tcp", source: str | list[str],
-          destination: str | list[str], ports: Sequence[int] | None = None,
-          description: str) -> NetworkSecurityGroupSecurityRule:
+def _rule(
+    name: str,
+    priority: int,
+    *,
+    access: str = "Allow",
+    protocol: str = "Tcp",
+    source: str | list[str],
+    destination: str | list[str],
+    ports: Sequence[int] | None = None,
+    description: str,
+) -> NetworkSecurityGroupSecurityRule:
     addresses = {
-        **({"source_address_prefixes": source} if isinstance(source, list) else {"source_address_prefix": source}),
-        **({"destination_address_prefixes": destination} if isinstance(destination, list)
-           else {"destination_address_prefix": destination}),
+        **(
+            {"source_address_prefixes": source}
+            if isinstance(source, list)
+            else {"source_address_prefix": source}
+        ),
+        **(
+            {"destination_address_prefixes": destination}
+            if isinstance(destination, list)
+            else {"destination_address_prefix": destination}
+        ),
     }
     return NetworkSecurityGroupSecurityRule(
-        name=name, priority=priority, direction="Inbound", access=access, protocol=protocol, source_port_range="*",
+        name=name,
+        priority=priority,
+        direction="Inbound",
+        access=access,
+        protocol=protocol,
+        source_port_range="*",
         **addresses,  # type: ignore[arg-type]
-        **({"destination_port_ranges": [str(p) for p in ports]} if ports else {"destination_port_range": "*"}),
+        **(
+            {"destination_port_ranges": [str(p) for p in ports]} if ports else {"destination_port_range": "*"}
+        ),
         description=description,
     )
 
@@ -86,9 +110,18 @@ class Network(Construct):
     ``endpoint_subnet`` (azurerm subnets), ``security_groups`` (subnet key → NSG), ``layout`` (key → CIDR).
     """
 
-    def __init__(self, scope: Construct, id_: str, *, namer: Namer, resource_group_name: str, location: str,
-                 address_space: str, pod_cidr: str | None = None,
-                 ingress_ports: Sequence[int] = (80, 443)) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        namer: Namer,
+        resource_group_name: str,
+        location: str,
+        address_space: str,
+        pod_cidr: str | None = None,
+        ingress_ports: Sequence[int] = (80, 443),
+    ) -> None:
         """``address_space``: the environment's IPv4 range, ``/16`` to ``/22`` (required). ``pod_cidr``: the
         AKS overlay pod range, allowed to and from the nodes (default: none, for a VNet without an overlay
         cluster). ``ingress_ports``: TCP ports open from the Internet to the node subnet (default 80 and 443,
@@ -96,20 +129,27 @@ class Network(Construct):
         super().__init__(scope, id_)
         self.layout = subnet_layout(address_space)
         ports = list(ingress_ports)
-        if any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535 for p in ports) \
-                or len(set(ports)) != len(ports):
-            raise ValueError(f"Network ingress_ports = {ports!r}; allowed: distinct TCP ports from 1 to 65535")
+        if any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535 for p in ports) or len(
+            set(ports)
+        ) != len(ports):
+            raise ValueError(
+                f"Network ingress_ports = {ports!r}; allowed: distinct TCP ports from 1 to 65535"
+            )
         if pod_cidr is not None:
             try:
                 pods = ipaddress.IPv4Network(pod_cidr)
             except ValueError:
-                raise ValueError(f"Network pod_cidr = {pod_cidr!r}; allowed: an IPv4 CIDR with no host bits "
-                                 "set") from None
+                raise ValueError(
+                    f"Network pod_cidr = {pod_cidr!r}; allowed: an IPv4 CIDR with no host bits set"
+                ) from None
             if pods.overlaps(ipaddress.IPv4Network(address_space)):
-                raise ValueError(f"Network pod_cidr = {pod_cidr!r} overlaps address_space {address_space!r}; "
-                                 "allowed: a range outside the VNet")
+                raise ValueError(
+                    f"Network pod_cidr = {pod_cidr!r} overlaps address_space {address_space!r}; "
+                    "allowed: a range outside the VNet"
+                )
         self.virtual_network = VirtualNetwork(
-            self, "Resource",
+            self,
+            "Resource",
             name=namer.name("virtual_network"),
             resource_group_name=resource_group_name,
             location=location,
@@ -117,67 +157,123 @@ class Network(Construct):
         )
         nodes, postgres, endpoints = self.layout["nodes"], self.layout["postgres"], self.layout["endpoints"]
         self.node_subnet = self._subnet(
-            "nodes", namer, resource_group_name,
+            "nodes",
+            namer,
+            resource_group_name,
             # Service endpoint: the Key Vault firewall admits this subnet by id (virtual_network_subnet_ids).
             service_endpoints=["Microsoft.KeyVault"],
         )
         self.postgres_subnet = self._subnet(
-            "postgres", namer, resource_group_name,
-            delegation=[SubnetDelegation(
-                name="postgresql-flexible-server",
-                service_delegation=SubnetDelegationServiceDelegation(
-                    name="Microsoft.DBforPostgreSQL/flexibleServers",
-                    actions=["Microsoft.Network/virtualNetworks/subnets/join/action"],
-                ),
-            )],
+            "postgres",
+            namer,
+            resource_group_name,
+            delegation=[
+                SubnetDelegation(
+                    name="postgresql-flexible-server",
+                    service_delegation=SubnetDelegationServiceDelegation(
+                        name="Microsoft.DBforPostgreSQL/flexibleServers",
+                        actions=["Microsoft.Network/virtualNetworks/subnets/join/action"],
+                    ),
+                )
+            ],
         )
         self.endpoint_subnet = self._subnet(
-            "endpoints", namer, resource_group_name,
+            "endpoints",
+            namer,
+            resource_group_name,
             # NSG rules apply to private endpoints only with network policies enabled.
             private_endpoint_network_policies="Enabled",
         )
-        deny_vnet = _rule("deny-vnet-inbound", _DENY_VNET_PRIORITY, access="Deny", protocol="*",
-                          source="VirtualNetwork", destination="*", description="Nothing else from the VNet")
+        deny_vnet = _rule(
+            "deny-vnet-inbound",
+            _DENY_VNET_PRIORITY,
+            access="Deny",
+            protocol="*",
+            source="VirtualNetwork",
+            destination="*",
+            description="Nothing else from the VNet",
+        )
         cluster = [nodes, pod_cidr] if pod_cidr else [nodes]
-        node_rules = [_rule("allow-cluster-inbound", 100, protocol="*", source=cluster, destination=cluster,
-                            description="Node to node, node to pod and pod to pod traffic")]
+        node_rules = [
+            _rule(
+                "allow-cluster-inbound",
+                100,
+                protocol="*",
+                source=cluster,
+                destination=cluster,
+                description="Node to node, node to pod and pod to pod traffic",
+            )
+        ]
         if ports:
             # Destination "*": the AKS load balancer uses floating IP, so packets arrive addressed to the
             # service's public frontend IP, not a node address. Nodes have no public IPs of their own.
-            node_rules.append(_rule("allow-ingress-inbound", 110, source="Internet", destination="*", ports=ports,
-                                    description="Public traffic to the ingress controller"))
+            node_rules.append(
+                _rule(
+                    "allow-ingress-inbound",
+                    110,
+                    source="Internet",
+                    destination="*",
+                    ports=ports,
+                    description="Public traffic to the ingress controller",
+                )
+            )
         rules = {
             "nodes": [*node_rules, deny_vnet],
             "postgres": [
-                _rule("allow-postgres-from-nodes", 100, source=nodes, destination=postgres, ports=[POSTGRES_PORT],
-                      description="Workloads on AKS to PostgreSQL"),
-                _rule("allow-postgres-subnet", 110, protocol="*", source=postgres, destination=postgres,
-                      description="Replication between primary and standby"),
+                _rule(
+                    "allow-postgres-from-nodes",
+                    100,
+                    source=nodes,
+                    destination=postgres,
+                    ports=[POSTGRES_PORT],
+                    description="Workloads on AKS to PostgreSQL",
+                ),
+                _rule(
+                    "allow-postgres-subnet",
+                    110,
+                    protocol="*",
+                    source=postgres,
+                    destination=postgres,
+                    description="Replication between primary and standby",
+                ),
                 deny_vnet,
             ],
             "endpoints": [
-                _rule("allow-https-from-nodes", 100, source=nodes, destination=endpoints, ports=[HTTPS_PORT],
-                      description="Workloads and kubelet to private endpoints"),
+                _rule(
+                    "allow-https-from-nodes",
+                    100,
+                    source=nodes,
+                    destination=endpoints,
+                    ports=[HTTPS_PORT],
+                    description="Workloads and kubelet to private endpoints",
+                ),
                 deny_vnet,
             ],
         }
-        subnets = {"nodes": self.node_subnet, "postgres": self.postgres_subnet, "endpoints": self.endpoint_subnet}
+        subnets = {
+            "nodes": self.node_subnet,
+            "postgres": self.postgres_subnet,
+            "endpoints": self.endpoint_subnet,
+        }
         self.security_groups: dict[str, NetworkSecurityGroup] = {}
         for key, subnet in subnets.items():
             group = NetworkSecurityGroup(
-                self, f"nsg_{key}",
+                self,
+                f"nsg_{key}",
                 name=namer.name("network_security_group", key),
                 resource_group_name=resource_group_name,
                 location=location,
                 security_rule=rules[key],
             )
-            SubnetNetworkSecurityGroupAssociation(self, f"nsg_{key}_association", subnet_id=subnet.id,
-                                                  network_security_group_id=group.id)
+            SubnetNetworkSecurityGroupAssociation(
+                self, f"nsg_{key}_association", subnet_id=subnet.id, network_security_group_id=group.id
+            )
             self.security_groups[key] = group
 
     def _subnet(self, key: str, namer: Namer, resource_group_name: str, **options: object) -> Subnet:
         return Subnet(
-            self, f"subnet_{key}",
+            self,
+            f"subnet_{key}",
             name=namer.name("subnet", key),
             resource_group_name=resource_group_name,
             virtual_network_name=self.virtual_network.name,

@@ -138,7 +138,8 @@ class EnvironmentSettings:
     """AKS overlay pod range (not routable in the VNet, may repeat across clusters; must not overlap
     ``address_space`` or ``service_cidr``)."""
     service_cidr: str = "172.16.0.0/16"
-    """AKS service range; the cluster DNS service gets its 10th address. Must not overlap ``address_space``."""
+    """AKS service range; the cluster DNS service gets its 10th address. Must not overlap
+    ``address_space``."""
     cluster_admin_group_object_ids: tuple[str, ...] = ()
     """Entra ID groups (object ids) that get cluster-admin through the AKS Entra integration. Default: none
     (access is granted with Azure RBAC role assignments on the cluster)."""
@@ -303,8 +304,9 @@ class EnvironmentSettings:
     def _derive_azure_services(self, where: str, production_like: bool) -> None:
         """Defaults and rules of the Azure building blocks (network ranges, maintenance, registry, PostgreSQL,
         Key Vault firewall)."""
+        authorized = self.api_server_authorized_ip_ranges
         ranges = self.pipeline_ip_ranges if self.pipeline_ip_ranges is not None else tuple(
-            r for r in self.api_server_authorized_ip_ranges if ipaddress.ip_network(r, strict=False).version == 4)
+            r for r in authorized if ipaddress.ip_network(r, strict=False).version == 4)
         if not isinstance(ranges, tuple):
             raise _fail(where, "pipeline_ip_ranges", ranges, "a tuple of IPv4 addresses or CIDRs")
         for cidr in ranges:
@@ -319,7 +321,8 @@ class EnvironmentSettings:
             try:
                 cluster_ranges[name] = ipaddress.IPv4Network(getattr(self, name))
             except ValueError:
-                raise _fail(where, name, getattr(self, name), "a private IPv4 CIDR with no host bits set") from None
+                allowed = "a private IPv4 CIDR with no host bits set"
+                raise _fail(where, name, getattr(self, name), allowed) from None
             if not cluster_ranges[name].is_private or cluster_ranges[name].prefixlen > 24:
                 raise _fail(where, name, getattr(self, name), "a private IPv4 range of /24 or larger")
         if cluster_ranges["pod_cidr"].overlaps(cluster_ranges["service_cidr"]):
@@ -329,8 +332,8 @@ class EnvironmentSettings:
             vnet = ipaddress.IPv4Network(self.address_space)
             for name, network in cluster_ranges.items():
                 if network.overlaps(vnet):
-                    raise _fail(where, name, getattr(self, name), f"a range that does not overlap address_space "
-                                f"{self.address_space!r}")
+                    allowed = f"a range that does not overlap address_space {self.address_space!r}"
+                    raise _fail(where, name, getattr(self, name), allowed)
         for object_id in self.cluster_admin_group_object_ids:
             if not _GUID.match(str(object_id)):
                 raise _fail(where, "cluster_admin_group_object_ids", object_id, "Entra ID object ids (GUIDs)")
@@ -342,7 +345,8 @@ class EnvironmentSettings:
             raise _fail(where, "maintenance_day", day, ", ".join(WEEKDAYS))
         object.__setattr__(self, "maintenance_day", day)
         if not 0 <= self.maintenance_start_hour <= 23:
-            raise _fail(where, "maintenance_start_hour", self.maintenance_start_hour, "an hour from 0 to 23 (UTC)")
+            raise _fail(where, "maintenance_start_hour", self.maintenance_start_hour,
+                        "an hour from 0 to 23 (UTC)")
         retention = self.log_retention_days if self.log_retention_days is not None else (
             90 if production_like else 30)
         if isinstance(retention, bool) or not isinstance(retention, int) or not 30 <= retention <= 730:
@@ -366,8 +370,8 @@ class EnvironmentSettings:
             raise _fail(where, "postgres_version", self.postgres_version, ", ".join(POSTGRES_VERSIONS))
         if not 32768 <= self.postgres_storage_mb <= 33553408:
             raise _fail(where, "postgres_storage_mb", self.postgres_storage_mb, "32768 to 33553408")
-        retention = self.postgres_backup_retention_days if self.postgres_backup_retention_days is not None else (
-            35 if production_like else 7)
+        retention = self.postgres_backup_retention_days
+        retention = retention if retention is not None else (35 if production_like else 7)
         if isinstance(retention, bool) or not isinstance(retention, int) or not 7 <= retention <= 35:
             raise _fail(where, "postgres_backup_retention_days", retention, "an integer from 7 to 35")
         object.__setattr__(self, "postgres_backup_retention_days", retention)
@@ -379,11 +383,11 @@ class EnvironmentSettings:
             object.__setattr__(self, name, value)
         if self.postgres_high_availability:
             if sku.startswith("B_"):
-                raise _fail(where, "postgres_sku", sku, "a General Purpose (GP_) or Memory Optimized (MO_) SKU "
-                            "when postgres_high_availability is on (Burstable has no HA)")
+                raise _fail(where, "postgres_sku", sku, "a General Purpose (GP_) or Memory Optimized (MO_) "
+                            "SKU when postgres_high_availability is on (Burstable has no HA)")
             if len(self.availability_zones or ()) < 2:
-                raise _fail(where, "postgres_high_availability", True, "False unless availability_zones names at "
-                            "least two zones (the standby goes to another zone)")
+                raise _fail(where, "postgres_high_availability", True, "False unless availability_zones "
+                            "names at least two zones (the standby goes to another zone)")
 
     @property
     def production_like(self) -> bool:
@@ -392,8 +396,9 @@ class EnvironmentSettings:
 
     @property
     def has_azure_cluster(self) -> bool:
-        """False for external environments, which deploy onto an existing cluster: they get no cluster, network,
-        DNS zone or database, only a resource group and the Key Vault that backs up their generated secrets."""
+        """False for external environments, which deploy onto an existing cluster: they get no cluster,
+        network, DNS zone or database, only a resource group and the Key Vault that backs up their generated
+        secrets."""
         return self.kind != "external"
 
 

@@ -48,5 +48,8 @@ def children(synthesized: dict[str, Any], resource_type: str, block: str) -> dic
     """Resources of a type made by the block with construct id ``block``, keyed by their child id: the logical
     id without the block prefix and the hash suffix (``network_subnet_nodes_1EEC2399`` → ``subnet_nodes``)."""
     prefix = f"{block}_"
-    return {logical_id[len(prefix):].rsplit("_", 1)[0]: body
-            for logical_id, body in resources(synthesized, resource_type).items() if logical_id.startswith(prefix)}
+    return {
+        logical_id[len(prefix) :].rsplit("_", 1)[0]: body
+        for logical_id, body in resources(synthesized, resource_type).items()
+        if logical_id.startswith(prefix)
+    }

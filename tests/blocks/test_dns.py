@@ -11,8 +11,12 @@ from tests.blocks.azure_helpers import only, synth
 
 
 def zone(stack, **overrides):
-    return PublicDnsZone(stack, "dns", resource_group_name="rg",
-                         **{"label": "dev", "parent_domain": "northwind.example", **overrides})
+    return PublicDnsZone(
+        stack,
+        "dns",
+        resource_group_name="rg",
+        **{"label": "dev", "parent_domain": "northwind.example", **overrides},
+    )
 
 
 def test_required_inputs_make_the_zone_and_an_ns_delegation_in_the_parent_zone():
@@ -23,8 +27,9 @@ def test_required_inputs_make_the_zone_and_an_ns_delegation_in_the_parent_zone()
     record = only(out, "azurerm_dns_ns_record")
     assert record["name"] == "dev"
     assert record["ttl"] == 3600
-    assert record["zone_name"].startswith("${data.azurerm_dns_zone.dns_parent_") and record["zone_name"].endswith(
-        ".name}")
+    assert record["zone_name"].startswith("${data.azurerm_dns_zone.dns_parent_") and record[
+        "zone_name"
+    ].endswith(".name}")
     assert record["resource_group_name"].endswith(".resource_group_name}")
     assert record["records"].startswith("${tolist(azurerm_dns_zone.dns_")
     assert record["records"].endswith(".name_servers)}")
@@ -33,8 +38,13 @@ def test_required_inputs_make_the_zone_and_an_ns_delegation_in_the_parent_zone()
 
 def test_parent_provider_is_used_for_the_lookup_and_the_delegation_but_not_the_zone():
     def build(stack):
-        parent = AzurermProvider(stack, "parent", alias="dns_parent", subscription_id="44444444-4444-4444-4444-"
-                                 "444444444444", features=[AzurermProviderFeatures()])
+        parent = AzurermProvider(
+            stack,
+            "parent",
+            alias="dns_parent",
+            subscription_id="44444444-4444-4444-4444-444444444444",
+            features=[AzurermProviderFeatures()],
+        )
         zone(stack, parent_provider=parent)
 
     out = synth(build)
@@ -49,17 +59,21 @@ def test_the_fqdn_is_known_at_synth_time():
     assert captured["zone"].fqdn == "production-weu.northwind.example"
 
 
-@pytest.mark.parametrize(("overrides", "error", "message"), [
-    ({"label": "-dev"}, NamingError, r"DNS label '-dev'; allowed"),
-    ({"parent_domain": "localhost"}, NamingError, r"DNS zone 'dev.localhost' is not a valid FQDN"),
-    ({"delegation_ttl": 60}, ValueError, r"delegation_ttl = 60; allowed: an integer from 300 to 172800"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"label": "-dev"}, NamingError, r"DNS label '-dev'; allowed"),
+        ({"parent_domain": "localhost"}, NamingError, r"DNS zone 'dev.localhost' is not a valid FQDN"),
+        ({"delegation_ttl": 60}, ValueError, r"delegation_ttl = 60; allowed: an integer from 300 to 172800"),
+    ],
+)
 def test_bad_props_are_refused(overrides, error, message):
     with pytest.raises(error, match=message):
         synth(lambda s: zone(s, **overrides))
 
 
-# --- in the composed environments ----------------------------------------------------------------------------
+# --- in the composed environments ---------------------------------------------------------------------------
+
 
 def test_every_cluster_environment_delegates_its_zone_from_the_management_subscription(synthesized, registry):
     management = registry.config.subscriptions["management"]

@@ -9,8 +9,16 @@ from tests.blocks.azure_helpers import SUBNET_ID, TENANT, children, only, synth
 
 
 def vault(stack, **overrides):
-    return KeyVault(stack, "key_vault", name="kv-nwt-test-1234", resource_group_name="rg", location="westeurope",
-                    tenant_id=TENANT, deployer_object_id="deployer-object-id", **overrides)
+    return KeyVault(
+        stack,
+        "key_vault",
+        name="kv-nwt-test-1234",
+        resource_group_name="rg",
+        location="westeurope",
+        tenant_id=TENANT,
+        deployer_object_id="deployer-object-id",
+        **overrides,
+    )
 
 
 def test_required_inputs_make_an_rbac_vault_with_purge_protection_and_a_closed_firewall():
@@ -22,10 +30,17 @@ def test_required_inputs_make_an_rbac_vault_with_purge_protection_and_a_closed_f
     assert body["purge_protection_enabled"] is True
     assert body["soft_delete_retention_days"] == 90
     assert body["sku_name"] == "standard"
-    assert body["network_acls"] == {"default_action": "Deny", "bypass": "AzureServices", "ip_rules": [],
-                                    "virtual_network_subnet_ids": []}
-    assert (body["enabled_for_deployment"], body["enabled_for_disk_encryption"],
-            body["enabled_for_template_deployment"]) == (False, False, False)
+    assert body["network_acls"] == {
+        "default_action": "Deny",
+        "bypass": "AzureServices",
+        "ip_rules": [],
+        "virtual_network_subnet_ids": [],
+    }
+    assert (
+        body["enabled_for_deployment"],
+        body["enabled_for_disk_encryption"],
+        body["enabled_for_template_deployment"],
+    ) == (False, False, False)
 
 
 def test_the_deployer_is_secrets_officer_on_the_vault():
@@ -37,15 +52,23 @@ def test_the_deployer_is_secrets_officer_on_the_vault():
 
 
 def test_firewall_admits_the_given_ranges_and_subnets_and_single_addresses_drop_the_prefix():
-    body = only(synth(lambda s: vault(s, allowed_ip_ranges=["203.0.113.0/24", "198.51.100.7/32"],
-                                      allowed_subnet_ids=[SUBNET_ID])), "azurerm_key_vault")
+    body = only(
+        synth(
+            lambda s: vault(
+                s, allowed_ip_ranges=["203.0.113.0/24", "198.51.100.7/32"], allowed_subnet_ids=[SUBNET_ID]
+            )
+        ),
+        "azurerm_key_vault",
+    )
     assert body["network_acls"]["ip_rules"] == ["203.0.113.0/24", "198.51.100.7"]
     assert body["network_acls"]["virtual_network_subnet_ids"] == [SUBNET_ID]
     assert body["network_acls"]["default_action"] == "Deny"
 
 
 def test_purge_protection_can_be_off_for_dev():
-    body = only(synth(lambda s: vault(s, purge_protection=False, soft_delete_retention_days=7)), "azurerm_key_vault")
+    body = only(
+        synth(lambda s: vault(s, purge_protection=False, soft_delete_retention_days=7)), "azurerm_key_vault"
+    )
     assert (body["purge_protection_enabled"], body["soft_delete_retention_days"]) == (False, 7)
 
 
@@ -56,22 +79,34 @@ def test_grant_secrets_user_reads_and_officer_writes():
         block.grant_secrets_officer("rotator", "rotator-object-id")
 
     grants = children(synth(build), "azurerm_role_assignment", "key_vault")
-    assert {key: (g["role_definition_name"], g["principal_id"], g.get("principal_type"))
-            for key, g in grants.items()} == {
+    assert {
+        key: (g["role_definition_name"], g["principal_id"], g.get("principal_type"))
+        for key, g in grants.items()
+    } == {
         "role_deployer": ("Key Vault Secrets Officer", "deployer-object-id", None),
         "role_csi": ("Key Vault Secrets User", "csi-object-id", "ServicePrincipal"),
         "role_rotator": ("Key Vault Secrets Officer", "rotator-object-id", "ServicePrincipal"),
     }
 
 
-# --- one test per error ---------------------------------------------------------------------------------------
+# --- one test per error -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"soft_delete_retention_days": 6}, r"soft_delete_retention_days = 6; allowed: an integer from 7 to 90"),
-    ({"allowed_ip_ranges": ["2001:db8::/32"]}, r"allowed_ip_ranges entry '2001:db8::/32'; allowed: IPv4"),
-    ({"allowed_ip_ranges": ["203.0.113.0/31"]}, r"allowed_ip_ranges entry '203.0.113.0/31'; allowed: a prefix up"),
-    ({"allowed_ip_ranges": ["203.0.113.7", "203.0.113.7/32"]}, r"allowed: each range once"),
-])
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"soft_delete_retention_days": 6},
+            r"soft_delete_retention_days = 6; allowed: an integer from 7 to 90",
+        ),
+        ({"allowed_ip_ranges": ["2001:db8::/32"]}, r"allowed_ip_ranges entry '2001:db8::/32'; allowed: IPv4"),
+        (
+            {"allowed_ip_ranges": ["203.0.113.0/31"]},
+            r"allowed_ip_ranges entry '203.0.113.0/31'; allowed: a prefix up",
+        ),
+        ({"allowed_ip_ranges": ["203.0.113.7", "203.0.113.7/32"]}, r"allowed: each range once"),
+    ],
+)
 def test_bad_props_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth(lambda s: vault(s, **overrides))
@@ -87,7 +122,8 @@ def test_a_grant_principal_type_must_be_known():
         synth(lambda s: vault(s).grant_secrets_user("csi", "x", principal_type="Robot"))
 
 
-# --- in the composed environments ----------------------------------------------------------------------------
+# --- in the composed environments ---------------------------------------------------------------------------
+
 
 def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_vault(synthesized, registry):
     for env in registry.environments:
@@ -103,17 +139,71 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
             types = set(synthesized.stacks[env.name]["resource"])
             assert {"azurerm_resource_group", "azurerm_key_vault"} <= types
             assert not {t for t in types if t.startswith("azurerm_")} - {
-                "azurerm_resource_group", "azurerm_key_vault", "azurerm_role_assignment", "azurerm_key_vault_secret"}
+                "azurerm_resource_group",
+                "azurerm_key_vault",
+                "azurerm_role_assignment",
+                "azurerm_key_vault_secret",
+            }
 
 
 def test_cluster_environments_let_the_node_subnet_in_and_grant_the_csi_identity(synthesized, registry):
     for env in (e for e in registry.environments if e.has_azure_cluster):
         vault = next(iter(synthesized.resources(env.name, "azurerm_key_vault").values()))
         assert len(vault["network_acls"]["virtual_network_subnet_ids"]) == 1
-        assert vault["network_acls"]["virtual_network_subnet_ids"][0].startswith("${azurerm_subnet.network_subnet_nodes_")
+        assert vault["network_acls"]["virtual_network_subnet_ids"][0].startswith(
+            "${azurerm_subnet.network_subnet_nodes_"
+        )
         assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
-        roles = {body["role_definition_name"]: body["principal_id"]
-                 for key, body in synthesized.resources(env.name, "azurerm_role_assignment").items()
-                 if key.startswith("key_vault_")}
+        roles = {
+            body["role_definition_name"]: body["principal_id"]
+            for key, body in synthesized.resources(env.name, "azurerm_role_assignment").items()
+            if key.startswith("key_vault_")
+        }
         assert roles["Key Vault Secrets Officer"] == "${data.azurerm_client_config.client_config.object_id}"
-        assert roles["Key Vault Secrets User"].endswith(".key_vault_secrets_provider[0].secret_identity[0].object_id}")
+        assert roles["Key Vault Secrets User"].endswith(
+            ".key_vault_secrets_provider[0].secret_identity[0].object_id}"
+        )
+
+
+# --- settings of the vault (infra/settings.py) --------------------------------------------------------------
+
+
+def _settings(**overrides):
+    from infra.settings import EnvironmentSettings
+
+    return EnvironmentSettings(
+        **{"name": "alpha", "kind": "dev", "address_space": "10.50.0.0/16", **overrides}
+    )
+
+
+def test_pipeline_ranges_default_to_the_ipv4_authorized_ranges():
+    settings = _settings(api_server_authorized_ip_ranges=("203.0.113.0/24", "2001:db8::/48"))
+    assert settings.pipeline_ip_ranges == ("203.0.113.0/24",)
+    assert _settings().pipeline_ip_ranges == ()
+    assert _settings(pipeline_ip_ranges=("198.51.100.7",)).pipeline_ip_ranges == ("198.51.100.7",)
+
+
+def test_purge_protection_is_off_only_in_dev():
+    assert _settings().purge_protection is False
+    assert _settings(name="beta", kind="staging").purge_protection is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"pipeline_ip_ranges": ("2001:db8::/48",)},
+            r"field 'pipeline_ip_ranges' = '2001:db8::/48'; allowed: IPv4",
+        ),
+        (
+            {"pipeline_ip_ranges": ["203.0.113.0/24"]},
+            r"field 'pipeline_ip_ranges' = \['203.0.113.0/24'\]; allowed: a "
+            r"tuple",
+        ),
+    ],
+)
+def test_settings_refuse_bad_pipeline_ranges(overrides, message):
+    from infra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _settings(**overrides)

@@ -9,8 +9,14 @@ from tests.blocks.azure_helpers import only, synth
 
 
 def workspace(stack, **overrides):
-    return LogAnalytics(stack, "log_analytics", name="log-nwt-test-weu", resource_group_name="rg",
-                        location="westeurope", **overrides)
+    return LogAnalytics(
+        stack,
+        "log_analytics",
+        name="log-nwt-test-weu",
+        resource_group_name="rg",
+        location="westeurope",
+        **overrides,
+    )
 
 
 def test_required_inputs_make_a_workspace_without_shared_keys():
@@ -23,16 +29,41 @@ def test_required_inputs_make_a_workspace_without_shared_keys():
 
 
 def test_retention_and_quota_are_passed_through():
-    body = only(synth(lambda s: workspace(s, retention_in_days=90, daily_quota_gb=5)),
-                "azurerm_log_analytics_workspace")
+    body = only(
+        synth(lambda s: workspace(s, retention_in_days=90, daily_quota_gb=5)),
+        "azurerm_log_analytics_workspace",
+    )
     assert (body["retention_in_days"], body["daily_quota_gb"]) == (90, 5)
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"retention_in_days": 7}, r"retention_in_days = 7; allowed: an integer from 30 to 730"),
-    ({"retention_in_days": 731}, r"retention_in_days = 731; allowed: an integer from 30 to 730"),
-    ({"daily_quota_gb": 0}, r"daily_quota_gb = 0; allowed: a positive number of GB, or None"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"retention_in_days": 7}, r"retention_in_days = 7; allowed: an integer from 30 to 730"),
+        ({"retention_in_days": 731}, r"retention_in_days = 731; allowed: an integer from 30 to 730"),
+        ({"daily_quota_gb": 0}, r"daily_quota_gb = 0; allowed: a positive number of GB, or None"),
+    ],
+)
 def test_bad_props_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth(lambda s: workspace(s, **overrides))
+
+
+def test_settings_derive_retention_from_the_kind_and_refuse_out_of_range_values():
+    from infra.errors import ConfigError
+    from infra.settings import EnvironmentSettings
+
+    def settings(**overrides):
+        return EnvironmentSettings(
+            **{"name": "alpha", "kind": "dev", "address_space": "10.50.0.0/16", **overrides}
+        )
+
+    assert settings().log_retention_days == 30
+    assert (
+        settings(kind="production", api_server_authorized_ip_ranges=("203.0.113.0/24",)).log_retention_days
+        == 90
+    )
+    with pytest.raises(
+        ConfigError, match=r"field 'log_retention_days' = 14; allowed: an integer from 30 to 730"
+    ):
+        settings(log_retention_days=14)

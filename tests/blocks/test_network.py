@@ -14,15 +14,22 @@ from tests.blocks.azure_helpers import NAMER, children, only, resources, synth
 
 
 def network(stack, **overrides):
-    return Network(stack, "network", namer=NAMER, resource_group_name="rg", location="westeurope",
-                   **{"address_space": "10.10.0.0/16", **overrides})
+    return Network(
+        stack,
+        "network",
+        namer=NAMER,
+        resource_group_name="rg",
+        location="westeurope",
+        **{"address_space": "10.10.0.0/16", **overrides},
+    )
 
 
 def rules_by_name(group: dict) -> dict[str, dict]:
     return {rule["name"]: rule for rule in group["security_rule"]}
 
 
-# --- only the required inputs --------------------------------------------------------------------------------
+# --- only the required inputs -------------------------------------------------------------------------------
+
 
 def test_required_inputs_make_a_vnet_with_three_subnets_of_the_documented_layout():
     out = synth(network)
@@ -35,17 +42,24 @@ def test_required_inputs_make_a_vnet_with_three_subnets_of_the_documented_layout
         "subnet_endpoints": ["10.10.160.0/19"],
     }
     assert {body["name"] for body in subnets.values()} == {
-        "snet-nwt-test-weu-nodes", "snet-nwt-test-weu-postgres", "snet-nwt-test-weu-endpoints"}
+        "snet-nwt-test-weu-nodes",
+        "snet-nwt-test-weu-postgres",
+        "snet-nwt-test-weu-endpoints",
+    }
     assert all(body["default_outbound_access_enabled"] is False for body in subnets.values())
 
 
 def test_postgres_subnet_is_delegated_and_node_subnet_has_the_key_vault_service_endpoint():
     subnets = children(synth(network), "azurerm_subnet", "network")
-    assert subnets["subnet_postgres"]["delegation"] == [{
-        "name": "postgresql-flexible-server",
-        "service_delegation": {"name": "Microsoft.DBforPostgreSQL/flexibleServers",
-                               "actions": ["Microsoft.Network/virtualNetworks/subnets/join/action"]},
-    }]
+    assert subnets["subnet_postgres"]["delegation"] == [
+        {
+            "name": "postgresql-flexible-server",
+            "service_delegation": {
+                "name": "Microsoft.DBforPostgreSQL/flexibleServers",
+                "actions": ["Microsoft.Network/virtualNetworks/subnets/join/action"],
+            },
+        }
+    ]
     assert subnets["subnet_nodes"]["service_endpoints"] == ["Microsoft.KeyVault"]
     assert subnets["subnet_endpoints"]["private_endpoint_network_policies"] == "Enabled"
 
@@ -56,8 +70,13 @@ def test_every_subnet_has_its_own_nsg_that_denies_the_rest_of_the_vnet():
     assert set(groups) == {"nsg_nodes", "nsg_postgres", "nsg_endpoints"}
     for group in groups.values():
         deny = rules_by_name(group)["deny-vnet-inbound"]
-        assert (deny["access"], deny["direction"], deny["priority"], deny["source_address_prefix"],
-                deny["protocol"]) == ("Deny", "Inbound", 4000, "VirtualNetwork", "*")
+        assert (
+            deny["access"],
+            deny["direction"],
+            deny["priority"],
+            deny["source_address_prefix"],
+            deny["protocol"],
+        ) == ("Deny", "Inbound", 4000, "VirtualNetwork", "*")
     assert len(resources(out, "azurerm_subnet_network_security_group_association")) == 3
 
 
@@ -65,12 +84,21 @@ def test_postgres_accepts_5432_from_the_nodes_only_and_endpoints_443_from_the_no
     groups = children(synth(network), "azurerm_network_security_group", "network")
     postgres = rules_by_name(groups["nsg_postgres"])
     assert {name: r["access"] for name, r in postgres.items()} == {
-        "allow-postgres-from-nodes": "Allow", "allow-postgres-subnet": "Allow", "deny-vnet-inbound": "Deny"}
+        "allow-postgres-from-nodes": "Allow",
+        "allow-postgres-subnet": "Allow",
+        "deny-vnet-inbound": "Deny",
+    }
     rule = postgres["allow-postgres-from-nodes"]
     assert (rule["source_address_prefix"], rule["destination_port_ranges"], rule["protocol"]) == (
-        "10.10.0.0/17", ["5432"], "Tcp")
+        "10.10.0.0/17",
+        ["5432"],
+        "Tcp",
+    )
     endpoints = rules_by_name(groups["nsg_endpoints"])["allow-https-from-nodes"]
-    assert (endpoints["source_address_prefix"], endpoints["destination_port_ranges"]) == ("10.10.0.0/17", ["443"])
+    assert (endpoints["source_address_prefix"], endpoints["destination_port_ranges"]) == (
+        "10.10.0.0/17",
+        ["443"],
+    )
 
 
 def test_node_nsg_opens_only_the_ingress_ports_to_the_internet_by_default():
@@ -82,15 +110,18 @@ def test_node_nsg_opens_only_the_ingress_ports_to_the_internet_by_default():
 
 
 def test_pod_cidr_is_allowed_between_nodes_and_pods_for_the_overlay():
-    nodes = children(synth(lambda s: network(s, pod_cidr="192.168.0.0/16")),
-                    "azurerm_network_security_group", "network")["nsg_nodes"]
+    nodes = children(
+        synth(lambda s: network(s, pod_cidr="192.168.0.0/16")), "azurerm_network_security_group", "network"
+    )["nsg_nodes"]
     rule = rules_by_name(nodes)["allow-cluster-inbound"]
     assert rule["source_address_prefixes"] == ["10.10.0.0/17", "192.168.0.0/16"]
     assert rule["destination_address_prefixes"] == ["10.10.0.0/17", "192.168.0.0/16"]
 
 
 def test_no_ingress_ports_means_no_internet_rule():
-    nodes = children(synth(lambda s: network(s, ingress_ports=())), "azurerm_network_security_group", "network")
+    nodes = children(
+        synth(lambda s: network(s, ingress_ports=())), "azurerm_network_security_group", "network"
+    )
     assert all(r.get("source_address_prefix") != "Internet" for r in nodes["nsg_nodes"]["security_rule"])
 
 
@@ -100,35 +131,46 @@ def test_layout_subnets_lie_inside_the_space_and_do_not_overlap(space):
     parent = ipaddress.IPv4Network(space)
     assert all(net.subnet_of(parent) for net in layout.values())
     nets = list(layout.values())
-    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
     assert layout["nodes"].prefixlen == parent.prefixlen + 1
 
 
-# --- one test per error ---------------------------------------------------------------------------------------
+# --- one test per error -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"address_space": "10.10.0.1/16"}, r"address_space = '10.10.0.1/16'; allowed: an IPv4 CIDR with no host"),
-    ({"address_space": "10.0.0.0/8"}, r"address_space = '10.0.0.0/8'; allowed: a prefix from /16 to /22"),
-    ({"ingress_ports": (80, 70000)}, r"ingress_ports = \[80, 70000\]; allowed: distinct TCP ports"),
-    ({"ingress_ports": (443, 443)}, r"ingress_ports = \[443, 443\]; allowed: distinct TCP ports"),
-    ({"pod_cidr": "192.168.0.0/33"}, r"pod_cidr = '192.168.0.0/33'; allowed: an IPv4 CIDR"),
-    ({"pod_cidr": "10.10.0.0/20"}, r"pod_cidr = '10.10.0.0/20' overlaps address_space '10.10.0.0/16'"),
-])
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"address_space": "10.10.0.1/16"},
+            r"address_space = '10.10.0.1/16'; allowed: an IPv4 CIDR with no host",
+        ),
+        ({"address_space": "10.0.0.0/8"}, r"address_space = '10.0.0.0/8'; allowed: a prefix from /16 to /22"),
+        ({"ingress_ports": (80, 70000)}, r"ingress_ports = \[80, 70000\]; allowed: distinct TCP ports"),
+        ({"ingress_ports": (443, 443)}, r"ingress_ports = \[443, 443\]; allowed: distinct TCP ports"),
+        ({"pod_cidr": "192.168.0.0/33"}, r"pod_cidr = '192.168.0.0/33'; allowed: an IPv4 CIDR"),
+        ({"pod_cidr": "10.10.0.0/20"}, r"pod_cidr = '10.10.0.0/20' overlaps address_space '10.10.0.0/16'"),
+    ],
+)
 def test_bad_props_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth(lambda s: network(s, **overrides))
 
 
-# --- across environments ---------------------------------------------------------------------------------------
+# --- across environments ------------------------------------------------------------------------------------
+
 
 def _write_environments(folder, spaces: dict[str, str]) -> None:
     (folder / "bootstrap.py").write_text(
-        "from infra.settings import BootstrapSettings\nENVIRONMENT = BootstrapSettings()\n")
+        "from infra.settings import BootstrapSettings\nENVIRONMENT = BootstrapSettings()\n"
+    )
     for name, space in spaces.items():
-        (folder / f"{name}.py").write_text(textwrap.dedent(f"""\
+        (folder / f"{name}.py").write_text(
+            textwrap.dedent(f"""\
             from infra.settings import EnvironmentSettings
             ENVIRONMENT = EnvironmentSettings(name={name!r}, kind="dev", address_space={space!r})
-        """))
+        """)
+        )
 
 
 def test_overlapping_address_spaces_fail_with_both_environments_named(tmp_path):
@@ -148,4 +190,48 @@ def test_disjoint_address_spaces_load(tmp_path):
 def test_the_real_environments_have_disjoint_vnets(registry):
     spaces = [ipaddress.IPv4Network(e.address_space) for e in registry.environments if e.address_space]
     assert len(spaces) >= 5
-    assert not any(a.overlaps(b) for i, a in enumerate(spaces) for b in spaces[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(spaces) for b in spaces[i + 1 :])
+
+
+# --- settings of the network (infra/settings.py) ------------------------------------------------------------
+
+
+def _settings(**overrides):
+    from infra.settings import EnvironmentSettings
+
+    return EnvironmentSettings(
+        **{"name": "alpha", "kind": "dev", "address_space": "10.50.0.0/16", **overrides}
+    )
+
+
+def test_settings_default_overlay_and_service_ranges_are_outside_the_vnet():
+    settings = _settings()
+    assert (settings.pod_cidr, settings.service_cidr) == ("192.168.0.0/16", "172.16.0.0/16")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"pod_cidr": "192.168.0.1/16"},
+            r"field 'pod_cidr' = '192.168.0.1/16'; allowed: a private IPv4 CIDR",
+        ),
+        (
+            {"service_cidr": "8.8.0.0/16"},
+            r"field 'service_cidr' = '8.8.0.0/16'; allowed: a private IPv4 range of /24",
+        ),
+        (
+            {"service_cidr": "192.168.4.0/24"},
+            r"field 'service_cidr' = '192.168.4.0/24'; allowed: a range that does not "
+            r"overlap pod_cidr",
+        ),
+        (
+            {"pod_cidr": "10.50.0.0/20"},
+            r"field 'pod_cidr' = '10.50.0.0/20'; allowed: a range that does not overlap "
+            r"address_space '10.50.0.0/16'",
+        ),
+    ],
+)
+def test_settings_refuse_cluster_ranges_that_collide(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        _settings(**overrides)
