@@ -97,8 +97,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         subscription_id = config.subscription_id(settings.subscription, where=f"environment {settings.name!r}")
         self.namer = Namer(workload=config.workload, environment=settings.short_name or settings.name,
                            region=settings.location, unique_seed=subscription_id)
-        # Every environment has an Azure footprint: external ones (no cluster) still get a resource group and the
-        # Key Vault that backs up their generated secrets.
+        # Every environment has an Azure footprint: external ones (no cluster) still get a resource group and
+        # the Key Vault that backs up their generated secrets.
         _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id,
                           purge_protection=bool(settings.purge_protection))
         self.resource_group = ResourceGroup(
@@ -149,8 +149,9 @@ class EnvironmentStack(cdktf.TerraformStack):
         if settings.has_azure_cluster:
             assert settings.address_space is not None  # guaranteed by EnvironmentSettings for these kinds
             self.log_analytics = LogAnalytics(
-                self, "log_analytics", name=self.namer.name("log_analytics_workspace"), resource_group_name=group,
-                location=location, retention_in_days=int(settings.log_retention_days or 30))
+                self, "log_analytics", name=self.namer.name("log_analytics_workspace"),
+                resource_group_name=group, location=location,
+                retention_in_days=int(settings.log_retention_days or 30))
             self.network = Network(
                 self, "network", namer=self.namer, resource_group_name=group, location=location,
                 address_space=settings.address_space, pod_cidr=settings.pod_cidr)
@@ -176,8 +177,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             tenant_id=config.tenant_id, storage_use_azuread=True, resource_provider_registrations="none",
             features=[AzurermProviderFeatures()])
         self.dns_zone = PublicDnsZone(
-            self, "dns", resource_group_name=group, label=str(settings.dns_label), parent_domain=config.domain,
-            parent_provider=dns_provider)
+            self, "dns", resource_group_name=group, label=str(settings.dns_label),
+            parent_domain=config.domain, parent_provider=dns_provider)
         premium_registry = settings.container_registry_sku == "Premium"
         self.container_registry = ContainerRegistry(
             self, "container_registry", namer=self.namer, resource_group_name=group, location=location,
@@ -212,15 +213,14 @@ class EnvironmentStack(cdktf.TerraformStack):
         # The pipeline deploys the Kubernetes layer with its own Entra identity (kubelogin).
         self.cluster.grant_cluster_admin("deployer", self.client_config.object_id)
 
-    def _postgres_server(self, settings: EnvironmentSettings, config: PlatformConfig) -> PostgresServer | None:
+    def _postgres_server(self, settings: EnvironmentSettings,
+                         config: PlatformConfig) -> PostgresServer | None:
         """The product's PostgreSQL server (None without an Azure cluster). Its administrator password is the
-        generated secret ``postgres-admin-password`` (``self.postgres_admin_password``, a reference)."""
+        generated secret ``postgres-admin-password`` (``self.postgres_admin_password``, a reference set by the
+        generated-secrets section, which therefore runs first; the block refuses a literal)."""
         if self.network is None:
             return None
-        # The generated-secrets section sets it; a stack without it gets no server rather than a literal password.
-        admin_password = getattr(self, "postgres_admin_password", None)
-        if admin_password is None:
-            return None
+        admin_password = self.postgres_admin_password
         zones = settings.availability_zones or ()
         return PostgresServer(
             self, "postgres",
