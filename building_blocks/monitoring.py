@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktf_cdktf_provider_azurerm.log_analytics_workspace import LogAnalyticsWorkspace
+from cdktf_cdktf_provider_azurerm.monitor_diagnostic_setting import (
+    MonitorDiagnosticSetting,
+    MonitorDiagnosticSettingEnabledLog,
+)
 from constructs import Construct
 
 MIN_RETENTION_DAYS = 30
@@ -13,7 +19,8 @@ class LogAnalytics(Construct):
     """A pay-as-you-go workspace with local (shared-key) authentication disabled: agents and readers use
     Entra ID (the AKS monitoring add-on with managed identity auth).
 
-    Attributes: ``workspace`` (the ``Resource``), ``workspace_id`` (its Azure resource id).
+    Attributes: ``workspace`` (the ``Resource``), ``workspace_id`` (its Azure resource id),
+    ``diagnostic_settings`` (id → setting made by :meth:`collect`).
     """
 
     def __init__(
@@ -56,3 +63,39 @@ class LogAnalytics(Construct):
             **({"daily_quota_gb": daily_quota_gb} if daily_quota_gb is not None else {}),
         )
         self.workspace_id = self.workspace.id
+        self.diagnostic_settings: dict[str, MonitorDiagnosticSetting] = {}
+
+    def collect(
+        self,
+        id_: str,
+        *,
+        name: str,
+        target_resource_id: str,
+        categories: Sequence[str] = (),
+        category_groups: Sequence[str] = (),
+    ) -> MonitorDiagnosticSetting:
+        """Send the resource logs of ``target_resource_id`` to this workspace: the given ``categories``
+        (e.g. ``kube-audit-admin``) and ``category_groups`` (e.g. ``audit``, ``allLogs``); at least one of the
+        two. ``name`` is the diagnostic setting's name; ``id_`` names it in the construct tree, once."""
+        if id_ in self.diagnostic_settings:
+            raise ValueError(
+                f"LogAnalytics.collect id {id_!r} is already used; allowed: a new id "
+                f"(existing: {', '.join(sorted(self.diagnostic_settings))})"
+            )
+        if not categories and not category_groups:
+            raise ValueError(
+                f"LogAnalytics.collect {id_!r}: supply at least one of categories or category_groups, "
+                "got none"
+            )
+        logs = [MonitorDiagnosticSettingEnabledLog(category=c) for c in categories]
+        logs += [MonitorDiagnosticSettingEnabledLog(category_group=g) for g in category_groups]
+        setting = MonitorDiagnosticSetting(
+            self,
+            f"diagnostics_{id_}",
+            name=name,
+            target_resource_id=target_resource_id,
+            log_analytics_workspace_id=self.workspace.id,
+            enabled_log=logs,
+        )
+        self.diagnostic_settings[id_] = setting
+        return setting

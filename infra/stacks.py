@@ -168,6 +168,10 @@ class EnvironmentStack(cdktf.TerraformStack):
         )
         if not settings.has_azure_cluster or self.network is None or self.log_analytics is None:
             return
+        # Who read or changed a secret: the vault's audit log goes to the environment's workspace.
+        self.log_analytics.collect(
+            "key_vault", name=self.namer.name("diagnostic_setting", "kv"),
+            target_resource_id=self.key_vault.id, category_groups=["audit"])
         # The parent zone (the company domain) lives in the management subscription; the delegation is written
         # there through an aliased provider, with the same credentials as the stack's default provider.
         dns_provider = AzurermProvider(
@@ -208,6 +212,11 @@ class EnvironmentStack(cdktf.TerraformStack):
             pod_cidr=settings.pod_cidr,
             service_cidr=settings.service_cidr,
         )
+        # Control-plane audit (writes, without the noise of get/list/watch), Entra authentication, autoscaler.
+        self.log_analytics.collect(
+            "aks", name=self.namer.name("diagnostic_setting", "aks"),
+            target_resource_id=self.cluster.cluster.id,
+            categories=["kube-audit-admin", "guard", "cluster-autoscaler"])
         self.container_registry.grant_pull("aks_kubelet", self.cluster.kubelet_object_id)
         self.key_vault.grant_secrets_user("aks_secrets_provider", self.cluster.secrets_provider_object_id)
         # The pipeline deploys the Kubernetes layer with its own Entra identity (kubelogin).

@@ -67,3 +67,56 @@ def test_settings_derive_retention_from_the_kind_and_refuse_out_of_range_values(
         ConfigError, match=r"field 'log_retention_days' = 14; allowed: an integer from 30 to 730"
     ):
         settings(log_retention_days=14)
+
+
+def test_collect_sends_the_given_log_categories_to_the_workspace():
+    def build(stack):
+        block = workspace(stack)
+        block.collect("vault", name="diag-vault", target_resource_id="/vault/id", category_groups=["audit"])
+        block.collect(
+            "aks", name="diag-aks", target_resource_id="/aks/id", categories=["kube-audit-admin", "guard"]
+        )
+
+    settings = {
+        body["name"]: body for body in synth(build)["resource"]["azurerm_monitor_diagnostic_setting"].values()
+    }
+    assert settings["diag-vault"]["target_resource_id"] == "/vault/id"
+    assert settings["diag-vault"]["enabled_log"] == [{"category_group": "audit"}]
+    assert settings["diag-aks"]["enabled_log"] == [{"category": "kube-audit-admin"}, {"category": "guard"}]
+    assert all(
+        s["log_analytics_workspace_id"].startswith("${azurerm_log_analytics_workspace.")
+        for s in settings.values()
+    )
+
+
+def test_collect_needs_at_least_one_category():
+    with pytest.raises(
+        ValueError, match=r"collect 'vault': supply at least one of categories or category_groups"
+    ):
+        synth(lambda s: workspace(s).collect("vault", name="diag", target_resource_id="/vault/id"))
+
+
+def test_collect_ids_are_used_once():
+    def build(stack):
+        block = workspace(stack)
+        block.collect("vault", name="a", target_resource_id="/a", category_groups=["audit"])
+        block.collect("vault", name="b", target_resource_id="/b", category_groups=["audit"])
+
+    with pytest.raises(ValueError, match=r"collect id 'vault' is already used"):
+        synth(build)
+
+
+def test_cluster_environments_send_vault_audit_and_aks_audit_logs(synthesized, registry):
+    for env in (e for e in registry.environments if e.has_azure_cluster):
+        settings = synthesized.resources(env.name, "azurerm_monitor_diagnostic_setting")
+        targets = {
+            body["target_resource_id"].split(".")[0]: body["enabled_log"] for body in settings.values()
+        }
+        assert targets == {
+            "${azurerm_key_vault": [{"category_group": "audit"}],
+            "${azurerm_kubernetes_cluster": [
+                {"category": "kube-audit-admin"},
+                {"category": "guard"},
+                {"category": "cluster-autoscaler"},
+            ],
+        }, env.name
