@@ -40,12 +40,14 @@ def build_app(registry: Registry, *, outdir: str | None = None):  # -> cdktf.App
     import cdktf
 
     from infra.stacks import BootstrapStack, EnvironmentStack
+    from infra.versions import load_releases
 
+    releases = load_releases(registry)  # every release file, cross-checked with the environments
     app = cdktf.App(outdir=outdir) if outdir else cdktf.App()
     BootstrapStack(app, settings=registry.bootstrap, config=registry.config,
                    environments=[e.name for e in registry.environments])
     for settings in registry.environments:
-        EnvironmentStack(app, settings=settings, config=registry.config)
+        EnvironmentStack(app, settings=settings, config=registry.config, release=releases[settings.name])
     return app
 
 

@@ -45,7 +45,7 @@ from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
 from infra.settings import BootstrapSettings, EnvironmentSettings
 from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location
-from infra.versions import COMPONENT_KINDS, load_release
+from infra.versions import COMPONENT_KINDS, Release
 
 # Terraform itself: write-only attributes and ephemeral resources need 1.11.
 TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
@@ -79,9 +79,13 @@ def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
 class EnvironmentStack(cdktf.TerraformStack):
     """One environment: its backend, providers and building blocks. ``cdktf deploy <name>`` deploys it."""
 
-    def __init__(self, scope: Construct, *, settings: EnvironmentSettings, config: PlatformConfig) -> None:
+    def __init__(self, scope: Construct, *, settings: EnvironmentSettings, config: PlatformConfig,
+                 release: Release) -> None:
+        """``release``: the environment's component versions (``infra.versions.load_releases``), already
+        validated against the catalog and the environment registry."""
         super().__init__(scope, settings.name)
         self.settings = settings
+        self.release = release
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         location = state_location(config, settings.name)
         cdktf.AzurermBackend(
@@ -266,7 +270,7 @@ class EnvironmentStack(cdktf.TerraformStack):
         (``versions/``) as :class:`ChartVersion` records. Sets ``external_dns_identity`` (None without Azure
         DNS)."""
         where = f"environment {settings.name!r} ({settings.source})"
-        release = load_release(settings.name)
+        release = self.release
         if self.cluster is not None:
             endpoint = self.cluster.endpoint()
             connection = ClusterConnection.api_server(

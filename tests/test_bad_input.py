@@ -166,3 +166,39 @@ def test_failed_synth_leaves_previous_output_untouched(environments, tmp_path):
     assert result.returncode == 2
     assert previous.read_text() == '{"previous": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["environments", "out"]  # no half-written sibling
+
+
+@pytest.fixture
+def versions(tmp_path: Path) -> Path:
+    """A copy of the real versions/ folder that a test may break."""
+    folder = tmp_path / "versions"
+    shutil.copytree(REPO_ROOT / "versions", folder)
+    return folder
+
+
+def run_main_with_versions(environments: Path, versions: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments), "INFRA_VERSIONS_DIR": str(versions),
+           "INFRA_OUTDIR": str(environments.parent / "cdktf.out")}
+    env.pop("CDKTF_OUTDIR", None)
+    return subprocess.run([sys.executable, str(REPO_ROOT / "main.py")], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_release_naming_a_component_the_catalog_lacks(environments, versions):
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n",
+               "  ingress-nginx: 4.14.1\n  grafana: 8.0.0\n")
+    result = run_main_with_versions(environments, versions)
+    assert_one_line_error(result, "staging.yaml", "grafana")
+    assert not (environments.parent / "cdktf.out").exists()
+
+
+def test_release_with_a_floating_version(environments, versions):
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n", "  ingress-nginx: latest\n")
+    result = run_main_with_versions(environments, versions)
+    assert_one_line_error(result, "staging.yaml", "ingress-nginx", "latest")
+
+
+def test_environment_without_a_release_file(environments, versions):
+    (versions / "releases" / "production-neu.yaml").unlink()
+    result = run_main_with_versions(environments, versions)
+    assert_one_line_error(result, "environment 'production-neu' has no release file")

@@ -12,11 +12,13 @@ import pytest
 
 from building_blocks.secret_catalog import SECRET_NAMES
 from infra.stacks import EnvironmentStack
+from infra.versions import load_release
 
 
 def build(registry, name: str, rotation: dict[str, int]) -> EnvironmentStack:
     settings = dataclasses.replace(registry.get(name), secret_rotation=rotation)
-    return EnvironmentStack(cdktf.App(), settings=settings, config=registry.config)
+    return EnvironmentStack(cdktf.App(), settings=settings, config=registry.config,
+                            release=load_release(settings.name))
 
 
 def synth_environment(registry, name: str, rotation: dict[str, int]) -> dict[str, Any]:

@@ -128,4 +128,5 @@ def test_integrations_must_match_the_release(registry):
     with pytest.raises(
         ConfigError, match=r"integrations \[\] and the integration components \['sso-bridge'\]"
     ):
-        EnvironmentStack(cdktf.App(), settings=without, config=registry.config)
+        EnvironmentStack(cdktf.App(), settings=without, config=registry.config,
+                         release=load_release(without.name))
