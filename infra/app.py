@@ -15,6 +15,7 @@ from pathlib import Path
 from infra.errors import ConfigError
 from infra.platform_config import REPO_ROOT
 from infra.registry import Registry, load_registry
+from infra.versions import Release, load_releases
 
 OUTDIR = REPO_ROOT / "cdktf.out"
 # Where `python main.py` writes, when not under the cdktf CLI; tests point it at a temporary folder.
@@ -32,17 +33,18 @@ def pipeline_targets(registry: Registry | None = None) -> list[str]:
     return [e.name for e in registry.environments]
 
 
-def build_app(registry: Registry, *, outdir: str | None = None):  # -> cdktf.App, imported lazily
-    """The App with one stack per environment plus ``bootstrap``."""
+def build_app(registry: Registry, *, outdir: str | None = None,
+              releases: dict[str, Release] | None = None):  # -> cdktf.App, imported lazily
+    """The App with one stack per environment plus ``bootstrap``. ``releases`` default: every release file,
+    loaded and cross-checked with the environments (``infra.versions.load_releases``)."""
+    releases = releases if releases is not None else load_releases(registry)
     from infra import runtime
 
     runtime.prepare()
     import cdktf
 
     from infra.stacks import BootstrapStack, EnvironmentStack
-    from infra.versions import load_releases
 
-    releases = load_releases(registry)  # every release file, cross-checked with the environments
     app = cdktf.App(outdir=outdir) if outdir else cdktf.App()
     BootstrapStack(app, settings=registry.bootstrap, config=registry.config,
                    environments=[e.name for e in registry.environments])
@@ -58,13 +60,14 @@ def synth(outdir: Path | None = None) -> list[str]:
     """
     outdir = outdir or Path(os.environ.get(OUTDIR_VARIABLE) or OUTDIR)
     registry = load_registry()
+    releases = load_releases(registry)  # bad input fails here, before the slow provider imports
     if os.environ.get("CDKTF_OUTDIR"):
-        build_app(registry).synth()
+        build_app(registry, releases=releases).synth()
         return registry.stack_names
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{outdir.name}.", dir=outdir.parent))
     try:
-        build_app(registry, outdir=str(staging)).synth()
+        build_app(registry, outdir=str(staging), releases=releases).synth()
         previous = outdir.with_name(f"{outdir.name}.previous")
         if outdir.exists():
             shutil.rmtree(previous, ignore_errors=True)
