@@ -806,6 +806,126 @@ def coverage_problems(targets: set[str], expected: set[str], where: str) -> list
     return problems
 
 
+
+# --------------------------------------------------------------------------------------------- cluster access
+EXACT_RELEASE = re.compile(r"^v?\d+\.\d+\.\d+$")
+ADO_MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_.]+)\)")
+
+
+def terraform_jobs(
+    pipeline: dict[str, Any],
+) -> Iterator[tuple[str, str, list[dict[str, Any]], dict[str, Any]]]:
+    """(environment, action, the steps before it, the step) for the first Terraform step of every job that
+    runs one."""
+    for _stage, job in walk_jobs(pipeline):
+        steps = job_steps(job)
+        for index, step in enumerate(steps):
+            action = terraform_action(step)
+            if action:
+                environment = str((step.get("env") or {}).get("TF_ENVIRONMENT", "?"))
+                yield environment, action, steps[:index], step
+                break
+
+
+def kubelogin_problems(pipeline: dict[str, Any], where: str) -> list[str]:
+    """Every job that runs Terraform installs an exactly pinned kubelogin (KubeloginInstaller@0) before it."""
+    problems = []
+    for environment, action, before, _step in terraform_jobs(pipeline):
+        installers = [s for s in before if str(s.get("task", "")).lower() == "kubelogininstaller@0"]
+        if not installers:
+            problems.append(
+                f"{where}: {action} {environment} runs Terraform without installing kubelogin first"
+            )
+            continue
+        version = str((installers[-1].get("inputs") or {}).get("kubeloginVersion", "latest"))
+        if not EXACT_RELEASE.match(version):
+            problems.append(
+                f"{where}: {action} {environment} installs kubelogin {version!r}; "
+                "pin an exact release (v0.2.19)"
+            )
+    return problems
+
+
+def kubeconfig_problems(pipeline: dict[str, Any], where: str, variables: dict[str, str]) -> list[str]:
+    """For every environment in ``variables`` (environment -> name of the stack's kubeconfig variable), each
+    job that runs Terraform first downloads secure file kubeconfig-<environment>, makes it private and exports
+    TF_VAR_<variable> pointing at it."""
+    problems = []
+    for environment, action, before, _step in terraform_jobs(pipeline):
+        if environment not in variables:
+            continue
+        name = f"{where}: {action} {environment}"
+        downloads = [
+            s
+            for s in before
+            if s.get("task") == "DownloadSecureFile@1"
+            and (s.get("inputs") or {}).get("secureFile") == f"kubeconfig-{environment}"
+        ]
+        if not downloads:
+            problems.append(f"{name} does not download secure file kubeconfig-{environment}")
+            continue
+        path = f"$({downloads[-1].get('name')}.secureFilePath)"
+        scripts = "\n".join(step_script(s) for s in before[before.index(downloads[-1]) :])
+        if f'chmod 600 "{path}"' not in scripts:
+            problems.append(f"{name} does not chmod 600 the kubeconfig")
+        export = f"##vso[task.setvariable variable=TF_VAR_{variables[environment]}]{path}"
+        if export not in scripts:
+            problems.append(f"{name} does not export TF_VAR_{variables[environment]} = the kubeconfig")
+    return problems
+
+
+def helm_login_problems(pipeline: dict[str, Any], where: str, environments: set[str]) -> list[str]:
+    """For every environment in ``environments`` (stacks with OCI chart registries), each job that runs
+    Terraform first logs helm in to the registries, as the environment's service connection, after the
+    synthesized stacks are unpacked; and the Terraform step does not point the helm provider at another
+    registry config."""
+    problems = []
+    for environment, action, before, step in terraform_jobs(pipeline):
+        if environment not in environments:
+            continue
+        name = f"{where}: {action} {environment}"
+        unpacked = [i for i, s in enumerate(before) if "cdktf.out.tar.gz" in step_script(s)]
+        logins = [
+            i
+            for i, s in enumerate(before)
+            if "helm registry login" in step_script(s) and "az acr login" in step_script(s)
+        ]
+        if not logins:
+            problems.append(f"{name} runs Terraform without logging helm in to its chart registries")
+            continue
+        login = before[logins[-1]]
+        script = step_script(login)
+        if login.get("task") != "AzureCLI@2" or (login.get("inputs") or {}).get(
+            "azureSubscription"
+        ) != f"azure-platform-{environment}":
+            problems.append(f"{name}: the helm login must run in AzureCLI@2 as azure-platform-{environment}")
+        if (login.get("env") or {}).get("STACK_ENVIRONMENT") != environment:
+            problems.append(f"{name}: the helm login reads another stack than {environment}")
+        for needle in ("--expose-token", "--password-stdin", "cdk.tf.json", "HELM_CONFIG_HOME"):
+            if needle not in script:
+                problems.append(f"{name}: the helm login lacks {needle}")
+        if not unpacked or unpacked[0] > logins[-1]:
+            problems.append(f"{name}: the helm login runs before the synthesized stacks are unpacked")
+        if "unset HELM_REGISTRY_CONFIG HELM_REGISTRY_CONFIG_PATH" not in step_script(step):
+            problems.append(f"{name}: the Terraform step may read another helm registry config")
+    return problems
+
+
+def run_inline_script(step: dict[str, Any], macros: dict[str, str], env: dict[str, str]) -> Any:
+    """Runs a step's inline bash script with the Azure DevOps macros it uses replaced by ``macros`` (an
+    unknown macro is an error) and ``env`` (PATH included) as its whole environment."""
+    import subprocess
+
+    script = step_script(step)
+    unknown = sorted({m for m in ADO_MACRO.findall(script) if m not in macros})
+    if unknown:
+        raise ExpansionError(
+            f"step {step.get('displayName')!r} uses macros the test does not model: {unknown}"
+        )
+    script = ADO_MACRO.sub(lambda m: macros[m.group(1)], script)
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
 # A service repository's pipeline, as docs/pipelines.md shows it, for expanding service-build.yml.
 SERVICE_CONSUMER = {
     "trigger": {"branches": {"include": ["main"]}},

@@ -7,6 +7,8 @@ parameters allow (tests/pipelines_helpers.py models the expansion and refuses wh
 from __future__ import annotations
 
 import copy
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -25,16 +27,21 @@ from tests.pipelines_helpers import (
     declared_parameters,
     evaluate,
     has_template_expressions,
+    helm_login_problems,
     identity_problems,
     job_steps,
+    kubeconfig_problems,
+    kubelogin_problems,
     load_yaml,
     reference_problems,
     rel,
+    run_inline_script,
     runtime_combinations,
     schema_problems,
     step_script,
     targeted_environments,
     template_kind,
+    terraform_jobs,
     terraform_steps,
     walk_jobs,
 )
@@ -254,6 +261,165 @@ def test_kubeconfig_environments_are_the_external_clusters():
     assert set(next(p.default for p in params if p.name == "kubeconfigEnvironments")) == external
 
 
+
+# --------------------------------------------------------------------------------------------- cluster access
+ACTIONS = {"plan", "apply", "drift"}
+
+
+def _jobs_by_environment(expansions) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for pipeline, _ in expansions.values():
+        for environment, action, _before, _step in terraform_jobs(pipeline):
+            found.setdefault(environment, set()).add(action)
+    return found
+
+
+def _kubeconfig_variable(stack: dict) -> str:
+    """The Terraform variable both Kubernetes providers of a kubeconfig stack take their config_path from."""
+    paths = {stack["provider"]["kubernetes"][0]["config_path"],
+             stack["provider"]["helm"][0]["kubernetes"]["config_path"]}
+    assert len(paths) == 1, f"the kubernetes and helm providers read different kubeconfigs: {sorted(paths)}"
+    match = re.fullmatch(r"\$\{var\.([A-Za-z_][A-Za-z0-9_]*)\}", paths.pop())
+    assert match, "an external stack's kubeconfig path must be a Terraform variable"
+    assert match.group(1) in stack.get("variable", {}), f"variable {match.group(1)} is not declared"
+    return match.group(1)
+
+
+def _oci_registries(stack: dict) -> set[str]:
+    return {
+        value.removeprefix("oci://").split("/")[0]
+        for release in stack.get("resource", {}).get("helm_release", {}).values()
+        for value in (release.get("repository") or "", release.get("chart") or "")
+        if value.startswith("oci://")
+    }
+
+
+def test_external_environments_hand_terraform_their_kubeconfig(expansions, synthesized):
+    """The stack's providers take config_path = var.<name> (which wins over KUBE_CONFIG_PATH), so every
+    job that runs Terraform for an external environment exports TF_VAR_<name> = the downloaded, private
+    secure file."""
+    from infra.registry import load_registry
+
+    external = {e.name for e in load_registry().environments if e.kind == "external"}
+    assert external, "no external environment to check"
+    variables = {name: _kubeconfig_variable(synthesized.stacks[name]) for name in sorted(external)}
+    covered = _jobs_by_environment(expansions)
+    problems = []
+    for name in sorted(external):
+        if covered.get(name, set()) != ACTIONS:
+            problems.append(
+                f"{name}: pipelines run {sorted(covered.get(name, set()))}, expected plan, apply, drift"
+            )
+    for case, (pipeline, _) in expansions.items():
+        problems += kubeconfig_problems(pipeline, case, variables)
+    assert problems == []
+
+
+def test_every_terraform_job_installs_a_pinned_kubelogin_before_terraform(expansions):
+    problems, jobs = [], 0
+    for case, (pipeline, _) in expansions.items():
+        problems += kubelogin_problems(pipeline, case)
+        jobs += len(list(terraform_jobs(pipeline)))
+    assert problems == []
+    assert jobs >= 3
+
+
+def test_helm_logs_in_to_the_chart_registries_before_terraform(expansions, synthesized):
+    with_oci = {name for name, stack in synthesized.stacks.items() if _oci_registries(stack)}
+    assert "dev" in with_oci, "dev deploys the product services from its ACR"
+    covered = _jobs_by_environment(expansions)
+    problems = [
+        f"{name}: pipelines run {sorted(covered.get(name, set()))}, expected plan, apply, drift"
+        for name in sorted(with_oci - {"bootstrap"})
+        if covered.get(name, set()) != ACTIONS
+    ]
+    for case, (pipeline, _) in expansions.items():
+        problems += helm_login_problems(pipeline, case, with_oci)
+    assert problems == []
+
+
+def _helm_login_step() -> dict:
+    pipeline = Expander().expand_pipeline(REPO_ROOT / "azure-pipelines.yml", {})
+    _env, _action, before, _step = next(terraform_jobs(pipeline))
+    return next(s for s in before if s.get("name") == "helmRegistryLogin")
+
+
+def _run_helm_login(synthesized, tmp_path: Path, environment: str, missing: str = "") -> tuple[object, str]:
+    """Runs the helm login step's script for one synthesized stack, with `az` and `helm` stubs that record
+    their arguments (and what helm reads on stdin)."""
+    work, bin_dir, calls = tmp_path / "work", tmp_path / "bin", tmp_path / "calls.log"
+    work.mkdir(parents=True)
+    bin_dir.mkdir(parents=True)
+    (work / "cdktf.out").symlink_to(synthesized.outdir)
+    (bin_dir / "az").write_text(
+        "#!/bin/bash\n"
+        'echo "az $*" >> "$CALLS"\n'
+        'if [ "$1 $2" = "acr show" ] && [ "$4" = "$AZ_MISSING" ]; then\n'
+        "  echo \"ERROR: The Resource 'Microsoft.ContainerRegistry/registries/$4' could not be found.\" >&2\n"
+        "  exit 3\n"
+        "fi\n"
+        'if [ "$1 $2" = "acr login" ]; then echo "token-of-$4"; fi\n'
+    )
+    (bin_dir / "helm").write_text('#!/bin/bash\necho "helm $* stdin=$(cat)" >> "$CALLS"\n')
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CALLS": str(calls),
+        "AZ_MISSING": missing,
+        "STACK_ENVIRONMENT": environment,
+        "HELM_REGISTRY_CONFIG": "/elsewhere/config.json",
+    }
+    macros = {"System.DefaultWorkingDirectory": str(work), "Agent.TempDirectory": str(tmp_path / "agent-tmp")}
+    result = run_inline_script(_helm_login_step(), macros, env)
+    return result, calls.read_text() if calls.exists() else ""
+
+
+def test_helm_login_script_logs_in_to_exactly_the_stacks_registries(synthesized, tmp_path):
+    registries = _oci_registries(synthesized.stacks["dev"])
+    assert registries and all(host.endswith(".azurecr.io") for host in registries)
+    result, calls = _run_helm_login(synthesized, tmp_path, "dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    helm_home = tmp_path / "agent-tmp" / "helm-config"
+    assert f"##vso[task.setvariable variable=HELM_CONFIG_HOME]{helm_home}" in result.stdout
+    assert oct(helm_home.stat().st_mode & 0o777) == oct(0o700)
+    expected = []
+    for host in sorted(registries):
+        name = host.removesuffix(".azurecr.io")
+        expected += [
+            f"az acr show --name {name} --query id --output none",
+            f"az acr login --name {name} --expose-token --output tsv --query accessToken --only-show-errors",
+            f"helm registry login {host} --username 00000000-0000-0000-0000-000000000000 --password-stdin"
+            f" stdin=token-of-{name}",
+        ]
+    assert calls.splitlines() == expected
+
+
+def test_helm_login_script_warns_for_a_registry_not_created_yet_and_for_a_foreign_mirror(
+    synthesized, tmp_path
+):
+    (name,) = {h.removesuffix(".azurecr.io") for h in _oci_registries(synthesized.stacks["dev"])}
+    result, calls = _run_helm_login(synthesized, tmp_path / "new", "dev", missing=name)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"##vso[task.logissue type=warning]registry {name} does not exist yet" in result.stdout
+    assert "helm registry login" not in calls
+
+    mirror = _oci_registries(synthesized.stacks["onprem"])
+    assert mirror and not any(h.endswith(".azurecr.io") for h in mirror)
+    result, calls = _run_helm_login(synthesized, tmp_path / "onprem", "onprem")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert calls == ""
+    for host in mirror:
+        assert f"##vso[task.logissue type=warning]{host} is not an Azure Container Registry" in result.stdout
+
+
+def test_helm_login_script_fails_when_a_registry_cannot_be_read(synthesized, tmp_path):
+    result, _ = _run_helm_login(synthesized, tmp_path, "no-such-stack")
+    assert result.returncode == 1
+    expected = "##vso[task.logissue type=error]no synthesized stack at cdktf.out/stacks/no-such-stack"
+    assert expected in result.stdout
+
+
 # --------------------------------------------------------------------------------------------- identity
 def test_terraform_runs_as_the_environments_federated_service_connection(expansions):
     problems = []
@@ -381,3 +547,51 @@ def test_identity_check_reports_a_wrong_connection_and_a_secret():
     assert any("azure-platform-dev" in p for p in problems)
     assert any("ARM_USE_OIDC=true" in p for p in problems)
     assert any("ARM_CLIENT_SECRET" in p for p in problems)
+
+
+def test_cluster_access_checks_report_a_job_without_kubelogin_kubeconfig_or_helm_login():
+    terraform = {
+        "task": "AzureCLI@2",
+        "inputs": {"azureSubscription": "azure-platform-onprem", "inlineScript": "terraform plan"},
+        "env": {"TF_ENVIRONMENT": "onprem", "TF_ACTION": "plan"},
+    }
+    bare = {"jobs": [{"job": "plan", "steps": [{"script": "tar -xzf cdktf.out.tar.gz"}, terraform]}]}
+    assert kubelogin_problems(bare, "bad") == [
+        "bad: plan onprem runs Terraform without installing kubelogin first"
+    ]
+    assert kubeconfig_problems(bare, "bad", {"onprem": "kubeconfig_path"}) == [
+        "bad: plan onprem does not download secure file kubeconfig-onprem"
+    ]
+    assert helm_login_problems(bare, "bad", {"onprem"}) == [
+        "bad: plan onprem runs Terraform without logging helm in to its chart registries"
+    ]
+    old_style = {
+        "jobs": [
+            {
+                "job": "plan",
+                "steps": [
+                    {"task": "KubeloginInstaller@0", "inputs": {"kubeloginVersion": "latest"}},
+                    {"task": "DownloadSecureFile@1", "name": "kc",
+                     "inputs": {"secureFile": "kubeconfig-onprem"}},
+                    {"bash": 'echo "##vso[task.setvariable variable=KUBE_CONFIG_PATH]$(kc.secureFilePath)"'},
+                    {"task": "AzureCLI@2",
+                     "inputs": {"azureSubscription": "shared",
+                                "inlineScript": "az acr login -n x | helm registry login x"}},
+                    {"script": "tar -xzf cdktf.out.tar.gz"},
+                    terraform,
+                ],
+            }
+        ]
+    }
+    assert kubelogin_problems(old_style, "old") == [
+        "old: plan onprem installs kubelogin 'latest'; pin an exact release (v0.2.19)"
+    ]
+    assert kubeconfig_problems(old_style, "old", {"onprem": "kubeconfig_path"}) == [
+        "old: plan onprem does not chmod 600 the kubeconfig",
+        "old: plan onprem does not export TF_VAR_kubeconfig_path = the kubeconfig",
+    ]
+    problems = helm_login_problems(old_style, "old", {"onprem"})
+    assert "old: plan onprem: the helm login must run in AzureCLI@2 as azure-platform-onprem" in problems
+    assert "old: plan onprem: the helm login lacks --expose-token" in problems
+    assert "old: plan onprem: the helm login runs before the synthesized stacks are unpacked" in problems
+    assert "old: plan onprem: the Terraform step may read another helm registry config" in problems
