@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 CDKTF := node_modules/.bin/cdktf
 ENV ?=
 
-.PHONY: help setup synth test scan list cli-synth deploy diff lock clean bench
+.PHONY: help setup synth test lint scan list cli-synth deploy diff lock clean bench
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -45,8 +45,12 @@ setup: $(PY_STAMP) ## Create .venv and install the locked Python packages (and N
 synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/cdk.tf.json.
 	$(PY) main.py
 
-test: $(PY_STAMP) $(SCAN_STAMP) ## Run the whole test suite (unit, snapshot, pipeline, policy scan).
+test: $(PY_STAMP) $(SCAN_STAMP) ## Lint, then the whole test suite (unit, snapshot, pipeline, policy scan).
+	$(BIN)/ruff check .
 	$(PY) -m pytest
+
+lint: $(PY_STAMP) ## ruff over the whole repository.
+	$(BIN)/ruff check .
 
 scan: $(PY_STAMP) $(SCAN_STAMP) ## Synthesize, then run checkov over every stack and print a table.
 	$(PY) -m infra.scan

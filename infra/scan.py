@@ -1,6 +1,6 @@
 """The policy gate: checkov over every synthesized stack, a committed skip list, a table of results.
 
-``python -m infra.scan`` (``make scan``) synthesizes, scans and prints environment × passed / failed / skipped;
+``python -m infra.scan`` (``make scan``) synthesizes, scans and prints environment x passed / failed / skipped;
 it exits 1 when a failed check is not covered by ``security/checkov-skips.yaml`` (or a skip no longer matches
 anything, so the list cannot rot), 2 on bad input. ``tests/test_policy_scan.py`` runs the same gate.
 

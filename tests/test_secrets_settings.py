@@ -6,7 +6,6 @@ import pytest
 
 from tests.test_bad_input import assert_one_line_error, environments, replace_in, run_main  # noqa: F401
 
-
 NON_NEGATIVE = "a non-negative integer"
 
 

@@ -7,8 +7,8 @@ import re
 import cdktf
 
 from building_blocks.tags import is_taggable
-from infra.state import state_account
 from infra.stacks import TERRAFORM_REQUIRED_VERSION, BootstrapStack
+from infra.state import state_account
 
 BASE_TAGS = {"environment", "owner", "cost-centre", "managed-by", "repository"}
 
@@ -77,7 +77,7 @@ def test_every_taggable_azure_resource_carries_the_standard_tags(synthesized, re
                 continue
             body = synthesized.stacks[name]["resource"][node.terraform_resource_type][node.friendly_unique_id]
             tags = body.get("tags", {})
-            assert BASE_TAGS <= set(tags), f"{name} {node.node.path}: {tags}"
+            assert set(tags) >= BASE_TAGS, f"{name} {node.node.path}: {tags}"
             assert tags["environment"] == expected_environment
             assert tags["managed-by"] == "cdktf"
             assert extra.items() <= tags.items()
