@@ -169,9 +169,12 @@ class ContainerRegistry(Construct):
             )
         self.pull_assignments: dict[str, RoleAssignment] = {}
 
-    def grant_pull(self, id_: str, principal_id: str) -> RoleAssignment:
+    def grant_pull(
+        self, id_: str, principal_id: str, *, principal_type: str | None = "ServicePrincipal"
+    ) -> RoleAssignment:
         """Give ``principal_id`` (a managed identity's object id, e.g. the AKS kubelet's) ``AcrPull`` on this
-        registry. ``id_`` names the grant in the construct tree; one grant per id."""
+        registry. ``id_`` names the grant in the construct tree; one grant per id. ``principal_type`` default
+        ServicePrincipal; None when the principal may be a user or a service principal (whoever runs Terraform)."""
         if id_ in self.pull_assignments:
             raise ValueError(
                 f"ContainerRegistry.grant_pull id {id_!r} is already used; allowed: a new id "
@@ -183,8 +186,8 @@ class ContainerRegistry(Construct):
             scope=self.registry.id,
             role_definition_name="AcrPull",
             principal_id=principal_id,
-            principal_type="ServicePrincipal",
-            skip_service_principal_aad_check=True,
+            principal_type=principal_type,
+            skip_service_principal_aad_check=True if principal_type == "ServicePrincipal" else None,
         )
         self.pull_assignments[id_] = assignment
         return assignment

@@ -35,7 +35,7 @@ from building_blocks.kubernetes.helm_chart import ChartVersion
 from building_blocks.kubernetes.layer import KubernetesLayer
 from building_blocks.kubernetes.platform_charts import AzureDnsProvider, ExternalDns
 from building_blocks.monitoring import LogAnalytics
-from building_blocks.naming import Namer, dns_zone_name
+from building_blocks.naming import Namer, dns_zone_name, resource_name
 from building_blocks.network import Network
 from building_blocks.postgres import PostgresServer
 from building_blocks.secret_set import SecretSet
@@ -139,26 +139,29 @@ class EnvironmentStack(cdktf.TerraformStack):
 
     def _azure_building_blocks(self, settings: EnvironmentSettings, config: PlatformConfig) -> None:
         """The Azure building blocks of the composition (docs/azure-building-blocks.md). Sets ``key_vault``
-        always; ``log_analytics``, ``network``, ``dns_zone``, ``container_registry``, ``cluster`` and
+        and ``log_analytics`` always; ``network``, ``dns_zone``, ``container_registry``, ``cluster`` and
         ``postgres`` for environments with an Azure cluster (None otherwise)."""
         where = f"environment {settings.name!r}"
         group, location = self.resource_group.name, settings.location
         self.client_config = DataAzurermClientConfig(self, "client_config")
-        self.log_analytics: LogAnalytics | None = None
         self.network: Network | None = None
         self.dns_zone: PublicDnsZone | None = None
         self.container_registry: ContainerRegistry | None = None
         self.cluster: AksCluster | None = None
         self.postgres: PostgresServer | None = None
+        # Every environment's workspace: at least the Key Vault audit log (docs/security.md), and for clusters
+        # container insights and the control-plane audit.
+        self.log_analytics = LogAnalytics(
+            self, "log_analytics", name=self.namer.name("log_analytics_workspace"),
+            resource_group_name=group, location=location,
+            retention_in_days=int(settings.log_retention_days or 30))
         if settings.has_azure_cluster:
             assert settings.address_space is not None  # guaranteed by EnvironmentSettings for these kinds
-            self.log_analytics = LogAnalytics(
-                self, "log_analytics", name=self.namer.name("log_analytics_workspace"),
-                resource_group_name=group, location=location,
-                retention_in_days=int(settings.log_retention_days or 30))
             self.network = Network(
                 self, "network", namer=self.namer, resource_group_name=group, location=location,
                 address_space=settings.address_space, pod_cidr=settings.pod_cidr)
+        # The pipeline reaches the vault through its firewall (pipeline_ip_ranges); the cluster through a private
+        # endpoint. Without pipeline ranges the public endpoint is off.
         self.key_vault = KeyVault(
             self, "key_vault",
             name=self.namer.name("key_vault"),
@@ -168,14 +171,18 @@ class EnvironmentStack(cdktf.TerraformStack):
             deployer_object_id=self.client_config.object_id,
             purge_protection=bool(settings.purge_protection),
             allowed_ip_ranges=settings.pipeline_ip_ranges or (),
-            allowed_subnet_ids=[self.network.node_subnet.id] if self.network else [],
         )
-        if not settings.has_azure_cluster or self.network is None or self.log_analytics is None:
-            return
         # Who read or changed a secret: the vault's audit log goes to the environment's workspace.
         self.log_analytics.collect(
             "key_vault", name=self.namer.name("diagnostic_setting", "kv"),
             target_resource_id=self.key_vault.id, category_groups=["audit"])
+        if not settings.has_azure_cluster or self.network is None:
+            return
+        self.key_vault.add_private_endpoint(
+            name=self.namer.name("private_endpoint", "kv"),
+            dns_link_name=self.namer.name("private_dns_zone_link", "kv"),
+            resource_group_name=group, location=location,
+            subnet_id=self.network.endpoint_subnet.id, virtual_network_id=self.network.virtual_network.id)
         # The parent zone (the company domain) lives in the management subscription; the delegation is written
         # there through an aliased provider, with the same credentials as the stack's default provider.
         dns_provider = AzurermProvider(
@@ -222,6 +229,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             target_resource_id=self.cluster.cluster.id,
             categories=["kube-audit-admin", "guard", "cluster-autoscaler"])
         self.container_registry.grant_pull("aks_kubelet", self.cluster.kubelet_object_id)
+        # The pipeline's helm provider pulls the company's OCI charts from this registry at plan and apply time.
+        self.container_registry.grant_pull("deployer", self.client_config.object_id, principal_type=None)
         self.key_vault.grant_secrets_user("aks_secrets_provider", self.cluster.secrets_provider_object_id)
         # The pipeline deploys the Kubernetes layer with its own Entra identity (kubelogin).
         self.cluster.grant_cluster_admin("deployer", self.client_config.object_id)
@@ -356,8 +365,13 @@ class EnvironmentStack(cdktf.TerraformStack):
             resource_group=self.resource_group.name, client_id=identity.client_id)
 
 
+# Blob service resource logs of the state account: every read (plan, refresh), write (apply, lock) and delete.
+STATE_BLOB_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
+
+
 class BootstrapStack(cdktf.TerraformStack):
-    """The Terraform state storage. Local backend by design: it creates what the remote backends need."""
+    """The Terraform state storage and its access log. Local backend by design: it creates what the remote
+    backends need."""
 
     # Relative to the stack's working directory cdktf.out/stacks/bootstrap: the state file lands in the
     # repository's git-ignored bootstrap-state/ folder, outside cdktf.out, so re-synthesizing never deletes it.
@@ -382,6 +396,17 @@ class BootstrapStack(cdktf.TerraformStack):
             replication_type=settings.replication_type,
             allowed_ip_ranges=list(settings.allowed_ip_ranges),
         )
+        # Who read, wrote or deleted which state blob: the blob service's resource logs go to a workspace of
+        # the bootstrap's own (docs/security.md). Entra ID authentication shows the caller's object id.
+        names = {"workload": config.workload, "environment": STATE_ENVIRONMENT, "region": config.state_location,
+                 "instance": "tfstate"}
+        self.log_analytics = LogAnalytics(
+            self, "log_analytics", name=resource_name("log_analytics_workspace", **names),
+            resource_group_name=group.name, location=config.state_location,
+            retention_in_days=settings.log_retention_days)
+        self.blob_access_log = self.log_analytics.collect(
+            "state_blobs", name=resource_name("diagnostic_setting", **names),
+            target_resource_id=self.storage.blob_service_id, categories=list(STATE_BLOB_LOG_CATEGORIES))
         cdktf.Aspects.of(self).add(StandardTags(standard_tags(
             environment=STATE_ENVIRONMENT, owner=config.owner, cost_centre=config.cost_centre,
             repository=config.repository)))

@@ -101,3 +101,15 @@ def test_resource_names_are_unique_per_type_across_stacks(synthesized):
         for name, stack in names:
             assert name not in seen or seen[name] == stack, f"{resource_type} {name}: {seen[name]} and {stack}"
             seen[name] = stack
+
+
+def test_the_deploying_identity_may_pull_charts_from_its_registry(synthesized, registry):
+    """The helm provider pulls the company's OCI charts as whoever runs Terraform (the pipeline identity)."""
+    for env in registry.environments:
+        if not env.has_azure_cluster:
+            continue
+        pulls = [body for body in synthesized.resources(env.name, "azurerm_role_assignment").values()
+                 if body["role_definition_name"] == "AcrPull"]
+        principals = {body["principal_id"] for body in pulls}
+        assert "${data.azurerm_client_config.client_config.object_id}" in principals, env.name
+        assert all(body["scope"].startswith("${azurerm_container_registry.") for body in pulls)
