@@ -1,7 +1,8 @@
 """An environment's Key Vault: the backup of its generated secrets and the source of the cluster's secrets.
 
 Access is Azure RBAC only (no access policies); the firewall denies by default and lets in the pipeline's
-egress addresses, the AKS node subnet (service endpoint) and trusted Azure services.
+egress addresses and trusted Azure services. The cluster reaches the vault through a private endpoint
+(:meth:`KeyVault.add_private_endpoint`); the public endpoint is on only while a firewall rule needs it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ from collections.abc import Sequence
 
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault as AzureKeyVault
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVaultNetworkAcls
+from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
+from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
+    PrivateDnsZoneVirtualNetworkLink,
+)
+from cdktf_cdktf_provider_azurerm.private_endpoint import (
+    PrivateEndpoint,
+    PrivateEndpointPrivateDnsZoneGroup,
+    PrivateEndpointPrivateServiceConnection,
+)
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 SECRETS_OFFICER = "Key Vault Secrets Officer"
 SECRETS_USER = "Key Vault Secrets User"
+PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
 
 
 def _ip_rule(cidr: str) -> str:
@@ -43,8 +54,13 @@ class KeyVault(Construct):
     that writes a secret into this vault must depend on that assignment, or its first apply races the role.
     Other identities get access through :meth:`grant_secrets_user` / :meth:`grant_secrets_officer`.
 
+    The public endpoint is enabled only when ``allowed_ip_ranges`` or ``allowed_subnet_ids`` need it; without
+    them it is off, and only a private endpoint (:meth:`add_private_endpoint`) and trusted Azure services reach
+    the data plane.
+
     Attributes: ``vault`` (the ``Resource``), ``id``, ``vault_uri``, ``officer_assignment``,
-    ``role_assignments`` (id → role assignment, the officer's under ``deployer``).
+    ``role_assignments`` (id → role assignment, the officer's under ``deployer``), ``private_endpoint`` (or
+    None).
     """
 
     def __init__(
@@ -67,8 +83,8 @@ class KeyVault(Construct):
         ``purge_protection`` (default True): a deleted vault or secret cannot be purged before the retention
         ends. ``soft_delete_retention_days``: 7-90 (default 90). ``allowed_ip_ranges``: public IPv4 addresses
         or CIDRs let through the firewall (default none). ``allowed_subnet_ids``: subnets (with the
-        Microsoft.KeyVault service endpoint) let through (default none). With neither, only trusted Azure
-        services reach the vault's data plane."""
+        Microsoft.KeyVault service endpoint) let through (default none). With neither, public network access
+        is disabled: only private endpoints and trusted Azure services reach the vault's data plane."""
         super().__init__(scope, id_)
         if (
             isinstance(soft_delete_retention_days, bool)
@@ -98,9 +114,9 @@ class KeyVault(Construct):
             enabled_for_deployment=False,
             enabled_for_disk_encryption=False,
             enabled_for_template_deployment=False,
-            # Public endpoint on, firewall closed: the pipeline (Microsoft-hosted or outside the VNet) reaches
-            # the vault only from allowed_ip_ranges; the cluster through its subnet's service endpoint.
-            public_network_access_enabled=True,
+            # The public endpoint exists only for the firewall's rules: the pipeline (Microsoft-hosted or outside
+            # the VNet) reaches the vault from allowed_ip_ranges. Without rules it is off altogether.
+            public_network_access_enabled=bool(ip_rules or allowed_subnet_ids),
             network_acls=KeyVaultNetworkAcls(
                 default_action="Deny",
                 bypass="AzureServices",
@@ -111,9 +127,59 @@ class KeyVault(Construct):
         self.id = self.vault.id
         self.vault_uri = self.vault.vault_uri
         self.role_assignments: dict[str, RoleAssignment] = {}
+        self.private_endpoint: PrivateEndpoint | None = None
         self.officer_assignment = self.grant_secrets_officer(
             "deployer", deployer_object_id, principal_type=None
         )
+
+    def add_private_endpoint(
+        self,
+        *,
+        name: str,
+        dns_link_name: str,
+        resource_group_name: str,
+        location: str,
+        subnet_id: str,
+        virtual_network_id: str,
+    ) -> PrivateEndpoint:
+        """A private endpoint for the vault in ``subnet_id`` (named ``name``), with its A record in a
+        ``privatelink.vaultcore.azure.net`` zone linked to ``virtual_network_id`` (link named
+        ``dns_link_name``): workloads in that network resolve the vault's name to the private address. Once."""
+        if self.private_endpoint is not None:
+            raise ValueError(
+                f"KeyVault.add_private_endpoint name {name!r}: the vault already has a private endpoint; "
+                "allowed: one per vault"
+            )
+        zone = PrivateDnsZone(
+            self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name
+        )
+        PrivateDnsZoneVirtualNetworkLink(
+            self,
+            "private_dns_zone_link",
+            name=dns_link_name,
+            resource_group_name=resource_group_name,
+            private_dns_zone_name=zone.name,
+            virtual_network_id=virtual_network_id,
+            registration_enabled=False,
+        )
+        self.private_endpoint = PrivateEndpoint(
+            self,
+            "private_endpoint",
+            name=name,
+            resource_group_name=resource_group_name,
+            location=location,
+            subnet_id=subnet_id,
+            private_service_connection=PrivateEndpointPrivateServiceConnection(
+                name=name,
+                private_connection_resource_id=self.vault.id,
+                subresource_names=["vault"],
+                is_manual_connection=False,
+            ),
+            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
+                name="vault", private_dns_zone_ids=[zone.id]
+            ),
+        )
+        return self.private_endpoint
 
     def grant_secrets_user(
         self, id_: str, principal_id: str, *, principal_type: str | None = "ServicePrincipal"

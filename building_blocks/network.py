@@ -156,13 +156,8 @@ class Network(Construct):
             address_space=[address_space],
         )
         nodes, postgres, endpoints = self.layout["nodes"], self.layout["postgres"], self.layout["endpoints"]
-        self.node_subnet = self._subnet(
-            "nodes",
-            namer,
-            resource_group_name,
-            # Service endpoint: the Key Vault firewall admits this subnet by id (virtual_network_subnet_ids).
-            service_endpoints=["Microsoft.KeyVault"],
-        )
+        # No service endpoints: the nodes reach Key Vault (and a Premium registry) through private endpoints.
+        self.node_subnet = self._subnet("nodes", namer, resource_group_name)
         self.postgres_subnet = self._subnet(
             "postgres",
             namer,

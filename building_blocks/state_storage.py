@@ -25,6 +25,9 @@ class StateStorage(Construct):
     Hardening: TLS 1.2 minimum, HTTPS only, no public blob access, shared access keys disabled (Entra ID only,
     and the portal defaults to it), infrastructure encryption, blob versioning, blob and container
     soft-delete, a firewall that denies by default, and a ``CanNotDelete`` lock on the account.
+
+    Attributes: ``account`` (the ``Resource``), ``containers`` (name → container), ``blob_service_id`` (the
+    account's blob service, ``<account id>/blobServices/default``: where blob access logging is attached).
     """
 
     def __init__(self, scope: Construct, id_: str, *, resource_group_name: str, location: str,
@@ -75,6 +78,8 @@ class StateStorage(Construct):
                 ip_rules=list(allowed_ip_ranges),
             ),
         )
+        # The blob service: the target of a diagnostic setting that logs every read, write and delete of state.
+        self.blob_service_id = f"{self.account.id}/blobServices/default"
         self.containers = {
             name: StorageContainer(self, f"container-{name}", name=name, storage_account_id=self.account.id,
                                    container_access_type="private")

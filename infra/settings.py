@@ -413,8 +413,12 @@ class BootstrapSettings:
     replication_type: Literal["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"] = "RAGZRS"
     """State storage redundancy. Default: geo-zone-redundant with read access, state survives a region loss."""
     allowed_ip_ranges: tuple[str, ...] = ()
-    """Public IPs allowed through the storage firewall in addition to trusted Azure services. Empty: the
-    account's firewall denies everything but Azure services and private access."""
+    """Public IPs allowed through the storage firewall in addition to trusted Azure services: the pipeline
+    agents' and operators' egress (every pipeline reads and writes its state through it). Empty: the account's
+    firewall denies everything but Azure services and private access."""
+    log_retention_days: int = 90
+    """How long the state account's blob access log (every read, write and delete of a state blob) is kept in
+    the bootstrap's Log Analytics workspace (30-730 days)."""
     source: str = field(default_factory=LOADING_FILE.get)
     """The file that defined this environment."""
 
@@ -428,6 +432,8 @@ class BootstrapSettings:
         allowed = ("LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS")
         if self.replication_type not in allowed:
             raise _fail(where, "replication_type", self.replication_type, ", ".join(allowed))
+        if not 30 <= self.log_retention_days <= 730:
+            raise _fail(where, "log_retention_days", self.log_retention_days, "30 to 730")
         for cidr in self.allowed_ip_ranges:
             try:
                 ipaddress.IPv4Network(cidr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from building_blocks.key_vault import KeyVault
-from tests.blocks.azure_helpers import SUBNET_ID, TENANT, children, only, synth
+from tests.blocks.azure_helpers import SUBNET_ID, TENANT, VNET_ID, children, only, resources, synth
 
 
 def vault(stack, **overrides):
@@ -41,6 +41,9 @@ def test_required_inputs_make_an_rbac_vault_with_purge_protection_and_a_closed_f
         body["enabled_for_disk_encryption"],
         body["enabled_for_template_deployment"],
     ) == (False, False, False)
+    # No firewall rule needs the public endpoint: it is off.
+    assert body["public_network_access_enabled"] is False
+    assert not resources(out, "azurerm_private_endpoint")
 
 
 def test_the_deployer_is_secrets_officer_on_the_vault():
@@ -63,6 +66,42 @@ def test_firewall_admits_the_given_ranges_and_subnets_and_single_addresses_drop_
     assert body["network_acls"]["ip_rules"] == ["203.0.113.0/24", "198.51.100.7"]
     assert body["network_acls"]["virtual_network_subnet_ids"] == [SUBNET_ID]
     assert body["network_acls"]["default_action"] == "Deny"
+    assert body["public_network_access_enabled"] is True  # only for the firewall's rules
+
+
+def test_private_endpoint_resolves_through_a_linked_privatelink_zone():
+    def build(stack):
+        vault(stack).add_private_endpoint(
+            name="pep-nwt-test-weu-kv", dns_link_name="pdnslink-nwt-test-weu-kv", resource_group_name="rg",
+            location="westeurope", subnet_id=SUBNET_ID, virtual_network_id=VNET_ID)
+
+    out = synth(build)
+    endpoint = only(out, "azurerm_private_endpoint")
+    assert endpoint["name"] == "pep-nwt-test-weu-kv"
+    assert endpoint["subnet_id"] == SUBNET_ID
+    connection = endpoint["private_service_connection"]
+    assert connection["subresource_names"] == ["vault"]
+    assert connection["is_manual_connection"] is False
+    assert connection["private_connection_resource_id"].startswith("${azurerm_key_vault.")
+    zone = only(out, "azurerm_private_dns_zone")
+    assert zone["name"] == "privatelink.vaultcore.azure.net"
+    link = only(out, "azurerm_private_dns_zone_virtual_network_link")
+    assert (link["virtual_network_id"], link["registration_enabled"]) == (VNET_ID, False)
+    (zone_id,) = resources(out, "azurerm_private_dns_zone")
+    assert endpoint["private_dns_zone_group"]["private_dns_zone_ids"] == [f"${{azurerm_private_dns_zone.{zone_id}.id}}"]
+    assert only(out, "azurerm_key_vault")["public_network_access_enabled"] is False
+
+
+def test_a_second_private_endpoint_is_refused():
+    def build(stack):
+        block = vault(stack)
+        options = {"dns_link_name": "l", "resource_group_name": "rg", "location": "westeurope",
+                   "subnet_id": SUBNET_ID, "virtual_network_id": VNET_ID}
+        block.add_private_endpoint(name="pep-a", **options)
+        block.add_private_endpoint(name="pep-b", **options)
+
+    with pytest.raises(ValueError, match=r"name 'pep-b': the vault already has a private endpoint; allowed: one"):
+        synth(build)
 
 
 def test_purge_protection_can_be_off_for_dev():
@@ -143,17 +182,35 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
                 "azurerm_key_vault",
                 "azurerm_role_assignment",
                 "azurerm_key_vault_secret",
+                # the vault's audit log (every environment has one)
+                "azurerm_log_analytics_workspace",
+                "azurerm_monitor_diagnostic_setting",
             }
 
 
-def test_cluster_environments_let_the_node_subnet_in_and_grant_the_csi_identity(synthesized, registry):
+def test_every_vault_sends_its_audit_log_to_the_environments_workspace(synthesized, registry):
+    for env in registry.environments:
+        (vault_id,) = synthesized.resources(env.name, "azurerm_key_vault")
+        audits = [
+            body for body in synthesized.resources(env.name, "azurerm_monitor_diagnostic_setting").values()
+            if body["target_resource_id"] == f"${{azurerm_key_vault.{vault_id}.id}}"
+        ]
+        assert len(audits) == 1, env.name
+        assert audits[0]["enabled_log"] == [{"category_group": "audit"}]
+        assert audits[0]["log_analytics_workspace_id"].startswith("${azurerm_log_analytics_workspace.")
+
+
+def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identity(synthesized, registry):
     for env in (e for e in registry.environments if e.has_azure_cluster):
         vault = next(iter(synthesized.resources(env.name, "azurerm_key_vault").values()))
-        assert len(vault["network_acls"]["virtual_network_subnet_ids"]) == 1
-        assert vault["network_acls"]["virtual_network_subnet_ids"][0].startswith(
-            "${azurerm_subnet.network_subnet_nodes_"
-        )
+        assert vault["network_acls"]["virtual_network_subnet_ids"] == []
         assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
+        (endpoint,) = (
+            body for key, body in synthesized.resources(env.name, "azurerm_private_endpoint").items()
+            if key.startswith("key_vault_")
+        )
+        assert endpoint["subnet_id"].startswith("${azurerm_subnet.network_subnet_endpoints_")
+        assert endpoint["private_service_connection"]["subresource_names"] == ["vault"]
         roles = {
             body["role_definition_name"]: body["principal_id"]
             for key, body in synthesized.resources(env.name, "azurerm_role_assignment").items()

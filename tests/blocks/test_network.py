@@ -60,7 +60,7 @@ def test_postgres_subnet_is_delegated_and_node_subnet_has_the_key_vault_service_
             },
         }
     ]
-    assert subnets["subnet_nodes"]["service_endpoints"] == ["Microsoft.KeyVault"]
+    assert "service_endpoints" not in subnets["subnet_nodes"]  # private endpoints, no service endpoints
     assert subnets["subnet_endpoints"]["private_endpoint_network_policies"] == "Enabled"
 
 
