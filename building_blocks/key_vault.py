@@ -35,8 +35,7 @@ def _ip_rule(cidr: str) -> str:
         network = ipaddress.IPv4Network(cidr)
     except ValueError:
         raise ValueError(
-            f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or CIDRs with no "
-            "host bits set"
+            f"KeyVault allowed_ip_ranges entry {cidr!r}; allowed: IPv4 addresses or CIDRs with no host bits set"
         ) from None
     if network.prefixlen == 31:
         raise ValueError(
@@ -97,9 +96,7 @@ class KeyVault(Construct):
             )
         ip_rules = [_ip_rule(cidr) for cidr in allowed_ip_ranges]
         if len(set(ip_rules)) != len(ip_rules):
-            raise ValueError(
-                f"KeyVault allowed_ip_ranges = {list(allowed_ip_ranges)!r}; allowed: each range once"
-            )
+            raise ValueError(f"KeyVault allowed_ip_ranges = {list(allowed_ip_ranges)!r}; allowed: each range once")
         self.vault = AzureKeyVault(
             self,
             "Resource",
@@ -128,9 +125,7 @@ class KeyVault(Construct):
         self.vault_uri = self.vault.vault_uri
         self.role_assignments: dict[str, RoleAssignment] = {}
         self.private_endpoint: PrivateEndpoint | None = None
-        self.officer_assignment = self.grant_secrets_officer(
-            "deployer", deployer_object_id, principal_type=None
-        )
+        self.officer_assignment = self.grant_secrets_officer("deployer", deployer_object_id, principal_type=None)
 
     def add_private_endpoint(
         self,
@@ -150,9 +145,7 @@ class KeyVault(Construct):
                 f"KeyVault.add_private_endpoint name {name!r}: the vault already has a private endpoint; "
                 "allowed: one per vault"
             )
-        zone = PrivateDnsZone(
-            self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name
-        )
+        zone = PrivateDnsZone(self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name)
         PrivateDnsZoneVirtualNetworkLink(
             self,
             "private_dns_zone_link",
@@ -175,9 +168,7 @@ class KeyVault(Construct):
                 subresource_names=["vault"],
                 is_manual_connection=False,
             ),
-            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                name="vault", private_dns_zone_ids=[zone.id]
-            ),
+            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(name="vault", private_dns_zone_ids=[zone.id]),
         )
         return self.private_endpoint
 
@@ -204,8 +195,7 @@ class KeyVault(Construct):
             )
         if principal_type not in (None, "ServicePrincipal", "User", "Group"):
             raise ValueError(
-                f"KeyVault grant principal_type = {principal_type!r}; allowed: ServicePrincipal, "
-                "User, Group, or None"
+                f"KeyVault grant principal_type = {principal_type!r}; allowed: ServicePrincipal, User, Group, or None"
             )
         assignment = RoleAssignment(
             self,

@@ -57,9 +57,7 @@ def test_the_deployer_is_secrets_officer_on_the_vault():
 def test_firewall_admits_the_given_ranges_and_subnets_and_single_addresses_drop_the_prefix():
     body = only(
         synth(
-            lambda s: vault(
-                s, allowed_ip_ranges=["203.0.113.0/24", "198.51.100.7/32"], allowed_subnet_ids=[SUBNET_ID]
-            )
+            lambda s: vault(s, allowed_ip_ranges=["203.0.113.0/24", "198.51.100.7/32"], allowed_subnet_ids=[SUBNET_ID])
         ),
         "azurerm_key_vault",
     )
@@ -72,8 +70,13 @@ def test_firewall_admits_the_given_ranges_and_subnets_and_single_addresses_drop_
 def test_private_endpoint_resolves_through_a_linked_privatelink_zone():
     def build(stack):
         vault(stack).add_private_endpoint(
-            name="pep-nwt-test-weu-kv", dns_link_name="pdnslink-nwt-test-weu-kv", resource_group_name="rg",
-            location="westeurope", subnet_id=SUBNET_ID, virtual_network_id=VNET_ID)
+            name="pep-nwt-test-weu-kv",
+            dns_link_name="pdnslink-nwt-test-weu-kv",
+            resource_group_name="rg",
+            location="westeurope",
+            subnet_id=SUBNET_ID,
+            virtual_network_id=VNET_ID,
+        )
 
     out = synth(build)
     endpoint = only(out, "azurerm_private_endpoint")
@@ -95,8 +98,13 @@ def test_private_endpoint_resolves_through_a_linked_privatelink_zone():
 def test_a_second_private_endpoint_is_refused():
     def build(stack):
         block = vault(stack)
-        options = {"dns_link_name": "l", "resource_group_name": "rg", "location": "westeurope",
-                   "subnet_id": SUBNET_ID, "virtual_network_id": VNET_ID}
+        options = {
+            "dns_link_name": "l",
+            "resource_group_name": "rg",
+            "location": "westeurope",
+            "subnet_id": SUBNET_ID,
+            "virtual_network_id": VNET_ID,
+        }
         block.add_private_endpoint(name="pep-a", **options)
         block.add_private_endpoint(name="pep-b", **options)
 
@@ -105,9 +113,7 @@ def test_a_second_private_endpoint_is_refused():
 
 
 def test_purge_protection_can_be_off_for_dev():
-    body = only(
-        synth(lambda s: vault(s, purge_protection=False, soft_delete_retention_days=7)), "azurerm_key_vault"
-    )
+    body = only(synth(lambda s: vault(s, purge_protection=False, soft_delete_retention_days=7)), "azurerm_key_vault")
     assert (body["purge_protection_enabled"], body["soft_delete_retention_days"]) == (False, 7)
 
 
@@ -119,8 +125,7 @@ def test_grant_secrets_user_reads_and_officer_writes():
 
     grants = children(synth(build), "azurerm_role_assignment", "key_vault")
     assert {
-        key: (g["role_definition_name"], g["principal_id"], g.get("principal_type"))
-        for key, g in grants.items()
+        key: (g["role_definition_name"], g["principal_id"], g.get("principal_type")) for key, g in grants.items()
     } == {
         "role_deployer": ("Key Vault Secrets Officer", "deployer-object-id", None),
         "role_csi": ("Key Vault Secrets User", "csi-object-id", "ServicePrincipal"),
@@ -192,7 +197,8 @@ def test_every_vault_sends_its_audit_log_to_the_environments_workspace(synthesiz
     for env in registry.environments:
         (vault_id,) = synthesized.resources(env.name, "azurerm_key_vault")
         audits = [
-            body for body in synthesized.resources(env.name, "azurerm_monitor_diagnostic_setting").values()
+            body
+            for body in synthesized.resources(env.name, "azurerm_monitor_diagnostic_setting").values()
             if body["target_resource_id"] == f"${{azurerm_key_vault.{vault_id}.id}}"
         ]
         assert len(audits) == 1, env.name
@@ -206,7 +212,8 @@ def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identi
         assert vault["network_acls"]["virtual_network_subnet_ids"] == []
         assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
         (endpoint,) = (
-            body for key, body in synthesized.resources(env.name, "azurerm_private_endpoint").items()
+            body
+            for key, body in synthesized.resources(env.name, "azurerm_private_endpoint").items()
             if key.startswith("key_vault_")
         )
         assert endpoint["subnet_id"].startswith("${azurerm_subnet.network_subnet_endpoints_")
@@ -217,9 +224,7 @@ def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identi
             if key.startswith("key_vault_")
         }
         assert roles["Key Vault Secrets Officer"] == "${data.azurerm_client_config.client_config.object_id}"
-        assert roles["Key Vault Secrets User"].endswith(
-            ".key_vault_secrets_provider[0].secret_identity[0].object_id}"
-        )
+        assert roles["Key Vault Secrets User"].endswith(".key_vault_secrets_provider[0].secret_identity[0].object_id}")
 
 
 # --- settings of the vault (infra/settings.py) --------------------------------------------------------------
@@ -228,9 +233,7 @@ def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identi
 def _settings(**overrides):
     from infra.settings import EnvironmentSettings
 
-    return EnvironmentSettings(
-        **{"name": "alpha", "kind": "dev", "address_space": "10.50.0.0/16", **overrides}
-    )
+    return EnvironmentSettings(**{"name": "alpha", "kind": "dev", "address_space": "10.50.0.0/16", **overrides})
 
 
 def test_pipeline_ranges_default_to_the_ipv4_authorized_ranges():

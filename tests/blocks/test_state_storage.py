@@ -1,0 +1,82 @@
+"""StateStorage: the Terraform state account, hardened; its blob service id for the access log."""
+
+from __future__ import annotations
+
+import pytest
+
+from building_blocks.state_storage import StateStorage
+from tests.blocks.azure_helpers import only, resources, synth
+
+
+def storage(stack, **overrides):
+    return StateStorage(
+        stack,
+        "state",
+        **{
+            "resource_group_name": "rg",
+            "location": "westeurope",
+            "account_name": "stnwtmgmttfstate1234",
+            "containers": ["tfstate-dev", "tfstate-production"],
+            **overrides,
+        },
+    )
+
+
+def test_required_inputs_make_an_entra_only_versioned_soft_deleted_locked_account():
+    out = synth(storage)
+    account = only(out, "azurerm_storage_account")
+    assert (account["min_tls_version"], account["https_traffic_only_enabled"]) == ("TLS1_2", True)
+    assert account["allow_nested_items_to_be_public"] is False
+    assert (account["shared_access_key_enabled"], account["default_to_oauth_authentication"]) == (False, True)
+    assert (account["local_user_enabled"], account["sftp_enabled"]) == (False, False)
+    assert account["infrastructure_encryption_enabled"] is True
+    assert account["cross_tenant_replication_enabled"] is False
+    assert account["account_replication_type"] == "RAGZRS"
+    blob = account["blob_properties"]
+    assert (blob["versioning_enabled"], blob["change_feed_enabled"]) == (True, True)
+    assert blob["delete_retention_policy"] == {"days": 30}
+    assert blob["container_delete_retention_policy"] == {"days": 30}
+    assert account["network_rules"] == {"default_action": "Deny", "bypass": ["AzureServices"], "ip_rules": []}
+    assert {c["name"]: c["container_access_type"] for c in resources(out, "azurerm_storage_container").values()} == {
+        "tfstate-dev": "private",
+        "tfstate-production": "private",
+    }
+    assert only(out, "azurerm_management_lock")["lock_level"] == "CanNotDelete"
+
+
+def test_blob_service_id_is_where_blob_logging_attaches():
+    import cdktf
+
+    def build(stack):
+        cdktf.TerraformOutput(stack, "blob_service", value=storage(stack).blob_service_id)
+
+    value = synth(build)["output"]["blob_service"]["value"]
+    assert value.startswith("${azurerm_storage_account.state_") and value.endswith(".id}/blobServices/default")
+
+
+def test_allowed_ranges_pass_the_firewall():
+    out = synth(lambda s: storage(s, allowed_ip_ranges=["203.0.113.0/24"]))
+    assert only(out, "azurerm_storage_account")["network_rules"]["ip_rules"] == ["203.0.113.0/24"]
+
+
+@pytest.mark.parametrize(
+    ("containers", "message"),
+    [
+        ([], "StateStorage needs at least one container, got none"),
+        (["TFSTATE"], r"state container name 'TFSTATE'; allowed: 3-63 lowercase letters"),
+        (["tfstate--dev"], r"state container name 'tfstate--dev'; allowed"),
+        (["tfstate-dev", "tfstate-dev"], r"state container names must be unique"),
+    ],
+)
+def test_bad_containers_are_refused(containers, message):
+    with pytest.raises(ValueError, match=message):
+        synth(lambda s: storage(s, containers=containers))
+
+
+def test_bootstrap_settings_refuse_a_log_retention_outside_30_to_730_days():
+    from infra.errors import ConfigError
+    from infra.settings import BootstrapSettings
+
+    assert BootstrapSettings().log_retention_days == 90
+    with pytest.raises(ConfigError, match=r"field 'log_retention_days' = 7; allowed: 30 to 730"):
+        BootstrapSettings(log_retention_days=7)
