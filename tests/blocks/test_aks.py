@@ -296,11 +296,12 @@ def test_production_like_clusters_have_an_sla_zones_and_a_restricted_api_server(
 def test_kubelet_pulls_from_the_registry_and_the_deployer_administers_the_cluster(synthesized, registry):
     for env in (e for e in registry.environments if e.has_azure_cluster):
         grants = synthesized.resources(env.name, "azurerm_role_assignment")
-        pull = [g for g in grants.values() if g["role_definition_name"] == "AcrPull"]
-        assert len(pull) == 1 and pull[0]["principal_id"].endswith(".kubelet_identity[0].object_id}"), (
-            env.name
-        )
-        assert pull[0]["scope"].startswith("${azurerm_container_registry.")
+        pull = {g["principal_id"]: g for g in grants.values() if g["role_definition_name"] == "AcrPull"}
+        # The kubelet pulls images; the deployer (the pipeline) pulls the company's OCI charts.
+        kubelet = [p for p in pull if p.endswith(".kubelet_identity[0].object_id}")]
+        assert len(kubelet) == 1 and len(pull) == 2, env.name
+        assert "${data.azurerm_client_config.client_config.object_id}" in pull, env.name
+        assert all(g["scope"].startswith("${azurerm_container_registry.") for g in pull.values())
         admin = [g for g in grants.values() if g["role_definition_name"] == CLUSTER_ADMIN_ROLE]
         assert [g["principal_id"] for g in admin] == ["${data.azurerm_client_config.client_config.object_id}"]
 
