@@ -397,8 +397,8 @@ class EnvironmentSettings:
     @property
     def has_azure_cluster(self) -> bool:
         """False for external environments, which deploy onto an existing cluster: they get no cluster,
-        network, DNS zone or database, only a resource group and the Key Vault that backs up their generated
-        secrets."""
+        network, DNS zone or database, only a resource group, the Key Vault that backs up their generated
+        secrets and the Log Analytics workspace that keeps its audit log."""
         return self.kind != "external"
 
 
