@@ -1,9 +1,9 @@
 """onprem: the Kubernetes layer on an existing, non-AKS cluster reached through a kubeconfig context.
 
 Creates no cluster, network or DNS zone (its only Azure footprint is a resource group, the Key Vault that backs
-up its generated secrets and the Log Analytics workspace of the vault's audit log): it proves the Kubernetes layer depends only on a cluster connection. The
-kubeconfig file comes from the Terraform variable ``kubeconfig_path`` (default ``~/.kube/config``); see
-docs/kubernetes-layer.md.
+up its generated secrets and the Log Analytics workspace of the vault's audit log): it proves the Kubernetes
+layer depends only on a cluster connection. The kubeconfig file comes from the Terraform variable
+``kubeconfig_path`` (default ``~/.kube/config``); see docs/kubernetes-layer.md.
 """
 
 from infra.settings import EnvironmentSettings
