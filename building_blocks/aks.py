@@ -44,12 +44,13 @@ from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from constructs import Construct
 
+from building_blocks.maintenance import check_maintenance_window
 from building_blocks.naming import Namer, node_pool_name
+from building_blocks.rbac import RoleGrants
 
 SKU_TIERS = ("Free", "Standard", "Premium")
 UPGRADE_CHANNELS = ("patch", "stable", "rapid", "node-image")
 NODE_OS_UPGRADE_CHANNELS = ("None", "Unmanaged", "SecurityPatch", "NodeImage")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CLUSTER_ADMIN_ROLE = "Azure Kubernetes Service RBAC Cluster Admin"
 MAINTENANCE_HOURS = 4  # the shortest window AKS accepts
 _MINOR_VERSION = re.compile(r"^1\.\d{2}$")
@@ -210,18 +211,7 @@ class AksCluster(Construct):
                 f"AksCluster kubernetes_version = {kubernetes_version!r}; allowed: a minor version "
                 "such as '1.32' (the upgrade channel applies patches; a pinned patch would drift)"
             )
-        if maintenance_day not in WEEKDAYS:
-            raise ValueError(
-                f"AksCluster maintenance_day = {maintenance_day!r}; allowed: {', '.join(WEEKDAYS)}"
-            )
-        if (
-            isinstance(maintenance_start_hour, bool)
-            or not isinstance(maintenance_start_hour, int)
-            or not 0 <= maintenance_start_hour <= 23
-        ):
-            raise ValueError(
-                f"AksCluster maintenance_start_hour = {maintenance_start_hour!r}; allowed: 0 to 23"
-            )
+        check_maintenance_window("AksCluster", maintenance_day, maintenance_start_hour)
         pods, services = _check_cidr("pod_cidr", pod_cidr), _check_cidr("service_cidr", service_cidr)
         if pods.overlaps(services):
             raise ValueError(
@@ -238,7 +228,6 @@ class AksCluster(Construct):
             resource_group_name=resource_group_name,
             location=location,
         )
-        self.role_assignments: dict[str, RoleAssignment] = {}
         # Bring-your-own subnet: the control plane joins load balancers and nodes to it.
         subnet_access = RoleAssignment(
             self,
@@ -358,6 +347,9 @@ class AksCluster(Construct):
             lifecycle=cdktf.TerraformResourceLifecycle(ignore_changes=["node_count"]),
             **pool_defaults,  # type: ignore[arg-type]
         )
+        self._grants = RoleGrants(self, scope=self.cluster.id, id_prefix="cluster_admin_",
+                                  label="AksCluster.grant_cluster_admin")
+        self.role_assignments: dict[str, RoleAssignment] = self._grants.assignments
         self.kubelet_object_id = self.cluster.kubelet_identity.object_id
         secret_identity = self.cluster.key_vault_secrets_provider.secret_identity.get(0)
         self.secrets_provider_object_id = secret_identity.object_id
@@ -380,23 +372,4 @@ class AksCluster(Construct):
         """``Azure Kubernetes Service RBAC Cluster Admin`` on this cluster for ``principal_id`` (e.g. the
         pipeline's identity, which deploys the Kubernetes layer). ``id_`` names the grant; one grant per id.
         ``principal_type``: ServicePrincipal, User, Group, or None (default; Azure finds out)."""
-        if id_ in self.role_assignments:
-            raise ValueError(
-                f"AksCluster.grant_cluster_admin id {id_!r} is already used; allowed: a new id "
-                f"(existing: {', '.join(sorted(self.role_assignments))})"
-            )
-        if principal_type not in (None, "ServicePrincipal", "User", "Group"):
-            raise ValueError(
-                f"AksCluster.grant_cluster_admin principal_type = {principal_type!r}; allowed: "
-                "ServicePrincipal, User, Group, or None"
-            )
-        assignment = RoleAssignment(
-            self,
-            f"cluster_admin_{id_}",
-            scope=self.cluster.id,
-            role_definition_name=CLUSTER_ADMIN_ROLE,
-            principal_id=principal_id,
-            **({"principal_type": principal_type} if principal_type else {}),
-        )
-        self.role_assignments[id_] = assignment
-        return assignment
+        return self._grants.grant(id_, principal_id, CLUSTER_ADMIN_ROLE, principal_type=principal_type)

@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 from building_blocks.naming import Namer
+from building_blocks.rbac import RoleGrants
 
 SKUS = ("Basic", "Standard", "Premium")
 PRIVATE_DNS_ZONE = "privatelink.azurecr.io"
@@ -167,7 +168,9 @@ class ContainerRegistry(Construct):
                     name="acr", private_dns_zone_ids=[zone.id]
                 ),
             )
-        self.pull_assignments: dict[str, RoleAssignment] = {}
+        self._grants = RoleGrants(self, scope=self.registry.id, id_prefix="pull_",
+                                  label="ContainerRegistry.grant_pull")
+        self.pull_assignments: dict[str, RoleAssignment] = self._grants.assignments
 
     def grant_pull(
         self, id_: str, principal_id: str, *, principal_type: str | None = "ServicePrincipal"
@@ -175,19 +178,5 @@ class ContainerRegistry(Construct):
         """Give ``principal_id`` (a managed identity's object id, e.g. the AKS kubelet's) ``AcrPull`` on this
         registry. ``id_`` names the grant in the construct tree; one grant per id. ``principal_type`` default
         ServicePrincipal; None when the principal may be a user or a service principal (whoever runs Terraform)."""
-        if id_ in self.pull_assignments:
-            raise ValueError(
-                f"ContainerRegistry.grant_pull id {id_!r} is already used; allowed: a new id "
-                f"(existing: {', '.join(sorted(self.pull_assignments))})"
-            )
-        assignment = RoleAssignment(
-            self,
-            f"pull_{id_}",
-            scope=self.registry.id,
-            role_definition_name="AcrPull",
-            principal_id=principal_id,
-            principal_type=principal_type,
-            skip_service_principal_aad_check=True if principal_type == "ServicePrincipal" else None,
-        )
-        self.pull_assignments[id_] = assignment
-        return assignment
+        return self._grants.grant(id_, principal_id, "AcrPull", principal_type=principal_type,
+                                  skip_aad_check=principal_type == "ServicePrincipal")

@@ -24,6 +24,8 @@ from cdktf_cdktf_provider_azurerm.private_endpoint import (
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
+from building_blocks.rbac import RoleGrants
+
 SECRETS_OFFICER = "Key Vault Secrets Officer"
 SECRETS_USER = "Key Vault Secrets User"
 PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
@@ -123,7 +125,8 @@ class KeyVault(Construct):
         )
         self.id = self.vault.id
         self.vault_uri = self.vault.vault_uri
-        self.role_assignments: dict[str, RoleAssignment] = {}
+        self._grants = RoleGrants(self, scope=self.vault.id, id_prefix="role_", label="KeyVault grant")
+        self.role_assignments: dict[str, RoleAssignment] = self._grants.assignments
         self.private_endpoint: PrivateEndpoint | None = None
         self.officer_assignment = self.grant_secrets_officer("deployer", deployer_object_id, principal_type=None)
 
@@ -188,22 +191,4 @@ class KeyVault(Construct):
         return self._grant(id_, principal_id, SECRETS_OFFICER, principal_type)
 
     def _grant(self, id_: str, principal_id: str, role: str, principal_type: str | None) -> RoleAssignment:
-        if id_ in self.role_assignments:
-            raise ValueError(
-                f"KeyVault grant id {id_!r} is already used; allowed: a new id (existing: "
-                f"{', '.join(sorted(self.role_assignments))})"
-            )
-        if principal_type not in (None, "ServicePrincipal", "User", "Group"):
-            raise ValueError(
-                f"KeyVault grant principal_type = {principal_type!r}; allowed: ServicePrincipal, User, Group, or None"
-            )
-        assignment = RoleAssignment(
-            self,
-            f"role_{id_}",
-            scope=self.vault.id,
-            role_definition_name=role,
-            principal_id=principal_id,
-            **({"principal_type": principal_type} if principal_type else {}),
-        )
-        self.role_assignments[id_] = assignment
-        return assignment
+        return self._grants.grant(id_, principal_id, role, principal_type=principal_type)

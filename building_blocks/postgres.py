@@ -28,10 +28,10 @@ from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
 )
 from constructs import Construct
 
+from building_blocks.maintenance import check_maintenance_window, sunday_first_index
 from building_blocks.naming import Namer
 
 VERSIONS = ("14", "15", "16", "17")
-WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")  # Azure: 0 = Sunday
 # Logins Azure reserves; the server refuses them.
 RESERVED_LOGINS = frozenset(
     {"azure_superuser", "azure_pg_admin", "admin", "administrator", "root", "guest", "public"}
@@ -139,18 +139,7 @@ class PostgresServer(Construct):
                 f"PostgresServer zone = {zone!r}, standby_zone = {standby_zone!r}; allowed: zones "
                 "'1', '2', '3', different from each other when high_availability is on"
             )
-        if maintenance_day not in WEEKDAYS:
-            raise ValueError(
-                f"PostgresServer maintenance_day = {maintenance_day!r}; allowed: {', '.join(WEEKDAYS)}"
-            )
-        if (
-            isinstance(maintenance_start_hour, bool)
-            or not isinstance(maintenance_start_hour, int)
-            or not 0 <= maintenance_start_hour <= 23
-        ):
-            raise ValueError(
-                f"PostgresServer maintenance_start_hour = {maintenance_start_hour!r}; allowed: 0 to 23"
-            )
+        check_maintenance_window("PostgresServer", maintenance_day, maintenance_start_hour)
         names = list(databases)
         for database in names:
             if not _DATABASE.match(database) or database in ("postgres", "azure_maintenance", "azure_sys"):
@@ -207,7 +196,7 @@ class PostgresServer(Construct):
                 else None
             ),
             maintenance_window=PostgresqlFlexibleServerMaintenanceWindow(
-                day_of_week=WEEKDAYS.index(maintenance_day), start_hour=maintenance_start_hour, start_minute=0
+                day_of_week=sunday_first_index(maintenance_day), start_hour=maintenance_start_hour, start_minute=0
             ),
             depends_on=[link],  # the server resolves its own name through the zone at creation
             # After a failover Azure swaps primary and standby zones; that is not drift to undo.

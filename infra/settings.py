@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
+from building_blocks.maintenance import WEEKDAYS
 from building_blocks.naming import REGION_CODES
 from building_blocks.secret_catalog import SECRET_NAMES
 from infra.errors import ConfigError
@@ -37,7 +38,6 @@ NAME_MAX_LENGTH = 20
 _REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _POSTGRES_SKU = re.compile(r"^(B|GP|MO)_Standard_[A-Za-z0-9_]+$")
-WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 POSTGRES_VERSIONS: tuple[str, ...] = ("14", "15", "16", "17")
 
 # The file being loaded by infra.registry, so that settings built there name their file in error messages.
