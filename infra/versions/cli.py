@@ -133,6 +133,12 @@ def _promote(args: argparse.Namespace) -> int:
     return _print(promote(args.source, args.target))
 
 
+def _init(args: argparse.Namespace) -> int:
+    from infra.versions.ops import init
+
+    return _print(init(args.environment))
+
+
 def _rollback(args: argparse.Namespace) -> int:
     from infra.versions.history import rollback
 
@@ -198,6 +204,10 @@ def register(subparsers: Any) -> None:
     promote.add_argument("source", metavar="from-env")
     promote.add_argument("target", metavar="to-env")
     promote.set_defaults(handler=_promote)
+
+    init = commands.add_parser("init", help="create the release file of a new environment, from its kind")
+    init.add_argument("environment")
+    init.set_defaults(handler=_init)
 
     rollback = commands.add_parser(
         "rollback", help="restore an environment's previous release file from git history"

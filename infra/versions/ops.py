@@ -1,4 +1,4 @@
-"""The commands that change version files: bump, release, lock, unlock, promote, rollback.
+"""The commands that change version files: bump, release, lock, unlock, promote, init (rollback: history.py).
 
 Every command follows the same steps, so that a failed command leaves every file unchanged:
 
@@ -22,7 +22,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from infra.errors import ConfigError
-from infra.versions.files import catalog_path, display, render, write_atomic
+from infra.versions.files import catalog_path, display, release_path, render, write_atomic
 from infra.versions.model import (
     FOLLOWS_CATALOG,
     OWN_KINDS,
@@ -381,3 +381,73 @@ def promote(source: str, target: str, *, directory: Path | None = None) -> list[
         *(c.describe() for c in changes),
         f"review and commit {display(path)}; the {target} pipeline deploys it after its approval",
     ]
+
+
+# --- init -------------------------------------------------------------------------------------------------
+
+
+def init(environment: str, *, directory: Path | None = None) -> list[str]:
+    """Create the release file of a new environment (defined in environments/ but without a release file),
+    shaped by its kind: dev follows the catalog; staging lists the catalog's latest versions; production copies
+    staging's resolved list; enterprise follows its ``release_from`` production environment; external follows
+    staging without external-dns (it has no Azure DNS zone). Services are left out where ``deploy_product`` is
+    off. Customer integrations are added by hand (a pin each)."""
+    from infra.registry import load_registry
+
+    registry = load_registry()
+    settings = registry.get(environment)
+    loader = Loader(directory)
+    loader.releases()  # the existing files must be sound before a new one joins them
+    path = release_path(loader.directory, environment)
+    if path.exists():
+        raise ConfigError(f"{display(path)} already exists; allowed: init for an environment without a release "
+                          "file (change an existing one with promote, release, bump or by hand)")
+    catalog = loader.catalog
+    wanted = [name for name, c in catalog.components.items()
+              if c.kind == "platform" or (c.kind == "service" and settings.deploy_product)]
+    document = CommentedMap()
+    kind = settings.kind
+    if kind == "dev":
+        document["follows"] = FOLLOWS_CATALOG
+        document["components"] = CommentedMap((name, None) for name in wanted)
+        header = "follows the catalog's latest versions (an empty entry follows; a version pins)"
+    elif kind in ("staging", "production"):
+        source = ({n: (c.version, c.image_tag) for n, c in catalog.components.items()} if kind == "staging"
+                  else {n: c.pin for n, c in loader.release(_first_of_kind(registry, "staging")).components.items()})
+        document["components"] = CommentedMap((name, entry_value(source[name])) for name in wanted if name in source)
+        if kind == "staging":
+            document["locked"] = CommentedSeq()
+        header = ("exact versions; `infra versions release` resolves it, `lock` holds a component" if kind == "staging"
+                  else "exact versions, promoted from staging with `infra versions promote`")
+    else:
+        follows = settings.release_from if kind == "enterprise" else _first_of_kind(registry, "staging")
+        if follows is None:
+            follows = _first_of_kind(registry, "production")
+        document["follows"] = follows
+        document["components"] = CommentedMap()
+        excluded = [name for name, c in catalog.components.items()
+                    if (c.kind == "service" and not settings.deploy_product)
+                    or (name == "external-dns" and not settings.has_azure_cluster)]
+        if excluded:
+            document["exclude"] = CommentedSeq(excluded)
+        header = f"runs what {follows} runs; a component listed under components pins it for {environment} only"
+    document.yaml_set_start_comment(f"{environment} ({kind}): {header}.\nCreated by `infra versions init`.")
+    text = render(document)
+    after = Loader(loader.directory, {path: text})
+    try:
+        release = after.release(environment)
+    except ConfigError as error:
+        raise ConfigError(f"init {environment} refused, the result would not load: {error}; files unchanged") from None
+    write_atomic(path, text)
+    return [
+        f"created {display(path)}:",
+        *(f"+ {name} {describe_pin(c.pin)}" for name, c in release.components.items()),
+        f"review and commit {display(path)}; add a pin for each customer integration the environment runs",
+    ]
+
+
+def _first_of_kind(registry: Any, kind: str) -> str:
+    names = [e.name for e in registry.environments if e.kind == kind]
+    if not names:
+        raise ConfigError(f"init: no {kind} environment is defined to take versions from")
+    return names[0]
