@@ -17,6 +17,7 @@ from building_blocks.kubernetes.connection import ClusterConnection
 from building_blocks.kubernetes.helm_chart import ChartVersion
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
 from building_blocks.kubernetes.integrations import IntegrationServices
+from building_blocks.kubernetes.network_policy import NetworkPolicies
 from building_blocks.kubernetes.platform_charts import (
     AzureDnsProvider,
     CertManager,
@@ -35,8 +36,12 @@ class KubernetesLayer(Construct):
     environment's integrations, in dependency order: platform first, then services (whose Ingresses the
     ingress controller's admission webhook validates).
 
+    Every product and integration namespace gets :class:`NetworkPolicies`: default-deny ingress, then ingress
+    from the same namespace and from the ingress controller's namespace (egress open).
+
     Exposes ``providers``, ``ingress``, ``cert_manager``, ``external_dns`` (None when not in the release),
-    ``product`` and ``integrations`` (None when there are none).
+    ``product`` and ``integrations`` (None when there are none), and ``network_policies`` (namespace name →
+    :class:`NetworkPolicies`; empty without services and integrations).
     """
 
     def __init__(
@@ -188,4 +193,16 @@ class KubernetesLayer(Construct):
                 cluster_issuer=cluster_issuer,
                 depends_on=platform_ready,
                 **facts,
+            )
+        self.network_policies: dict[str, NetworkPolicies] = {}
+        app_namespaces = {
+            **(self.product.namespaces if self.product else {}),
+            **(self.integrations.services.namespaces if self.integrations else {}),
+        }
+        for ns_name, namespace in sorted(app_namespaces.items()):
+            self.network_policies[ns_name] = NetworkPolicies(
+                self,
+                f"network-policies-{ns_name}",
+                namespace=namespace,
+                ingress_namespace=self.ingress.namespace.literal_name,
             )
