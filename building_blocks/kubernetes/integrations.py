@@ -33,12 +33,13 @@ class IntegrationServices(Construct):
         dns_domain: str,
         component_versions: Mapping[str, str],
         cluster_issuer: str | None = None,
+        ingress_namespace: str | None = None,
         depends_on: Sequence[cdktf.ITerraformDependable] = (),
     ) -> None:
         """Required: ``integrations`` (at least one, unique components), ``versions`` (component →
         :class:`ChartVersion`, one per integration), ``registry`` and the platform-settings data (see
-        :class:`ProductServices`). ``cluster_issuer`` and ``depends_on`` (default none): as in
-        :class:`ProductServices`."""
+        :class:`ProductServices`). ``cluster_issuer``, ``ingress_namespace`` (NetworkPolicies) and
+        ``depends_on`` (default none): as in :class:`ProductServices`."""
         super().__init__(scope, id_)
         owner = "IntegrationServices"
         if not integrations:
@@ -76,5 +77,6 @@ class IntegrationServices(Construct):
             dns_domain=dns_domain,
             component_versions=component_versions,
             cluster_issuer=cluster_issuer,
+            ingress_namespace=ingress_namespace,
             depends_on=depends_on,
         )

@@ -172,6 +172,7 @@ class KubernetesLayer(Construct):
                 secrets_write_only_revision=secrets_write_only_revision,
                 cluster_issuer=cluster_issuer,
                 ingress_class=self.ingress.ingress_class,
+                ingress_namespace=self.ingress.namespace.literal_name,
                 depends_on=platform_ready,
                 **facts,
             )
@@ -191,18 +192,12 @@ class KubernetesLayer(Construct):
                 versions=integration_versions,
                 registry=str(registry or ""),
                 cluster_issuer=cluster_issuer,
+                ingress_namespace=self.ingress.namespace.literal_name,
                 depends_on=platform_ready,
                 **facts,
             )
-        self.network_policies: dict[str, NetworkPolicies] = {}
-        app_namespaces = {
-            **(self.product.namespaces if self.product else {}),
-            **(self.integrations.services.namespaces if self.integrations else {}),
+        # Every application namespace is locked down (default-deny ingress) before any of its pods starts.
+        self.network_policies: dict[str, NetworkPolicies] = {
+            **(self.product.network_policies if self.product else {}),
+            **(self.integrations.services.network_policies if self.integrations else {}),
         }
-        for ns_name, namespace in sorted(app_namespaces.items()):
-            self.network_policies[ns_name] = NetworkPolicies(
-                self,
-                f"network-policies-{ns_name}",
-                namespace=namespace,
-                ingress_namespace=self.ingress.namespace.literal_name,
-            )

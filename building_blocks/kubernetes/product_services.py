@@ -18,6 +18,7 @@ from constructs import Construct
 from building_blocks.kubernetes.connection import is_reference
 from building_blocks.kubernetes.helm_chart import ChartVersion, HelmChart
 from building_blocks.kubernetes.namespace import DNS1123_LABEL, Namespace, PodSecurityLevel
+from building_blocks.kubernetes.network_policy import NetworkPolicies
 from building_blocks.kubernetes.platform_settings import (
     PLATFORM_SETTINGS_NAME,
     GlobalSecrets,
@@ -85,6 +86,7 @@ class ProductServices(Construct):
         cluster_issuer: str | None = None,
         pod_security: PodSecurityLevel = "baseline",
         timeout_seconds: int = 600,
+        ingress_namespace: str | None = None,
         depends_on: Sequence[cdktf.ITerraformDependable] = (),
     ) -> None:
         """Required: ``registry`` (registry host, e.g. ``nwtacr.azurecr.io`` or a reference; charts come from
@@ -96,9 +98,12 @@ class ProductServices(Construct):
         every namespace here (see :class:`GlobalSecrets`, also for ``secrets_write_only_revision``).
         ``ingress_class`` (default ``nginx``). ``cluster_issuer`` (default none: no cert-manager annotation):
         the ClusterIssuer that signs the services' TLS certificates. ``pod_security`` (default ``baseline``)
-        of the namespaces. ``timeout_seconds`` (default 600) per release. ``depends_on`` (default none): what
-        the namespaces, and so everything here, wait for (e.g. the ingress controller and cert-manager, whose
-        webhooks validate the services' objects)."""
+        of the namespaces. ``timeout_seconds`` (default 600) per release. ``ingress_namespace`` (default none: no
+        NetworkPolicies): the ingress controller's namespace; set, every namespace here gets
+        :class:`NetworkPolicies` (default-deny ingress, allows from itself and from the ingress controller) and
+        the releases wait for them, so no pod starts before its namespace is locked down. ``depends_on``
+        (default none): what the namespaces, and so everything here, wait for (e.g. the ingress controller and
+        cert-manager, whose webhooks validate the services' objects)."""
         super().__init__(scope, id_)
         owner = "ProductServices"
         if not isinstance(registry, str) or not (is_reference(registry) or _REGISTRY.match(registry)):
@@ -118,11 +123,16 @@ class ProductServices(Construct):
         self.settings: dict[str, PlatformSettings] = {}
         self.secrets: dict[str, GlobalSecrets] = {}
         self.charts: dict[str, HelmChart] = {}
+        self.network_policies: dict[str, NetworkPolicies] = {}
         for ns_name in sorted({s.namespace for s in services}):
             namespace = Namespace(
                 self, f"namespace-{ns_name}", name=ns_name, pod_security=pod_security, depends_on=depends_on
             )
             self.namespaces[ns_name] = namespace
+            if ingress_namespace is not None:
+                self.network_policies[ns_name] = NetworkPolicies(
+                    self, f"network-policies-{ns_name}", namespace=namespace, ingress_namespace=ingress_namespace
+                )
             self.settings[ns_name] = PlatformSettings(
                 self,
                 f"platform-settings-{ns_name}",
@@ -158,6 +168,8 @@ class ProductServices(Construct):
             depends: list[cdktf.ITerraformDependable] = [self.settings[service.namespace].config_map]
             if service.namespace in self.secrets:
                 depends.append(self.secrets[service.namespace].secret)
+            if service.namespace in self.network_policies:
+                depends.extend(self.network_policies[service.namespace].policies)
             self.charts[service.name] = HelmChart(
                 self,
                 service.name,

@@ -173,3 +173,24 @@ def test_the_enterprise_integrations_namespace_is_covered(synthesized):
     for env in with_integrations:
         policies = synthesized.resources(env, "kubernetes_network_policy_v1")
         assert len(policies) == 6, (env, sorted(policies))  # three each in product and integrations
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_application_releases_wait_for_their_namespace_policies(synthesized, environment):
+    """No pod of the company's starts before its namespace is locked down: every release in an application
+    namespace depends on all of that namespace's policies."""
+    namespaces = {
+        f"${{kubernetes_namespace_v1.{key}.metadata[0].name}}": body["metadata"]["name"]
+        for key, body in synthesized.resources(environment, "kubernetes_namespace_v1").items()
+    }
+    policies_by_namespace: dict[str, set[str]] = {}
+    for key, body in synthesized.resources(environment, "kubernetes_network_policy_v1").items():
+        address = f"kubernetes_network_policy_v1.{key}"
+        policies_by_namespace.setdefault(body["metadata"]["namespace"], set()).add(address)
+    checked = 0
+    for body in synthesized.resources(environment, "helm_release").values():
+        if namespaces.get(body["namespace"]) not in ("product", "integrations"):
+            continue
+        assert policies_by_namespace[body["namespace"]] <= set(body["depends_on"]), body["name"]
+        checked += 1
+    assert checked >= 3, environment  # api, web, worker at least
