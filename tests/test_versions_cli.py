@@ -125,7 +125,16 @@ def test_show_prints_exact_versions_locks_and_sources(ws: Workspace) -> None:
         "staging,",
         "locked",
     ]
-    assert lines[5].split() == ["api", "service", "1.42.0", "1.42.0", "product", "staging"]
+    assert lines[4].split() == [
+        "cluster-issuers",
+        "platform",
+        "2.0.2",
+        "chart",
+        "appVersion",
+        "cert-manager",
+        "staging",
+    ]
+    assert lines[6].split() == ["api", "service", "1.42.0", "1.42.0", "product", "staging"]
 
 
 def test_show_dev_resolves_the_catalog(ws: Workspace) -> None:
@@ -134,6 +143,7 @@ def test_show_dev_resolves_the_catalog(ws: Workspace) -> None:
     assert ws.json("show", "dev") == {
         "ingress-nginx": "4.14.1",
         "cert-manager": "v1.19.1",
+        "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.42.0",
         "web": "2.7.1",
@@ -197,7 +207,7 @@ def test_diff_shows_an_image_tag_change(ws: Workspace) -> None:
 def test_check_passes_on_the_committed_files(ws: Workspace) -> None:
     run = ws.infra("check")
     assert run.code == 0, run.err
-    assert run.out.startswith("ok: versions/catalog.yaml (7 components); releases of 6 environments")
+    assert run.out.startswith("ok: versions/catalog.yaml (8 components); releases of 6 environments")
 
 
 def test_check_refuses_a_release_file_without_environment(ws: Workspace) -> None:
@@ -214,7 +224,7 @@ BREAKAGES = {
         "releases/staging.yaml",
         "  external-dns: 1.20.0\n",
         "  external-dns: 1.20.0\n  redis: 7.2.0\n",
-        "versions/releases/staging.yaml:9: components.redis: unknown component 'redis'",
+        "versions/releases/staging.yaml:10: components.redis: unknown component 'redis'",
     ),
     "malformed version": (
         "releases/production-weu.yaml",
@@ -226,13 +236,13 @@ BREAKAGES = {
         "catalog.yaml",
         "version: 2.7.1",
         "version: latest",
-        "versions/catalog.yaml:51: components.web.version = 'latest'",
+        "versions/catalog.yaml:58: components.web.version = 'latest'",
     ),
     "duplicate key": (
         "catalog.yaml",
         "    chart: web\n",
         "    chart: web\n    chart: web2\n",
-        "versions/catalog.yaml:50: duplicate key 'chart'",
+        "versions/catalog.yaml:57: duplicate key 'chart'",
     ),
     "unquoted number": (
         "releases/staging.yaml",
@@ -377,6 +387,7 @@ def test_release_staging_takes_the_catalog_but_keeps_locks(ws: Workspace) -> Non
     assert ws.json("show", "staging") == {
         "ingress-nginx": "4.14.1",
         "cert-manager": "v1.18.2",
+        "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.43.0",
         "web": "2.7.1",

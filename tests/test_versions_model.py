@@ -147,6 +147,7 @@ def test_as_mapping_keeps_release_file_order_and_image_tags_only_where_set() -> 
     assert list(staging.as_mapping()) == [
         "ingress-nginx",
         "cert-manager",
+        "cluster-issuers",
         "external-dns",
         "api",
         "web",
@@ -184,7 +185,7 @@ def test_load_release_is_fast_and_imports_no_provider_package() -> None:
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     ).stdout.split()
-    assert output == ["7", "[]", "True"]
+    assert output == ["8", "[]", "True"]
 
 
 # --- errors: one line naming the file and the entry ---------------------------------------------------------
@@ -205,7 +206,7 @@ def test_unknown_component_in_a_release(versions: Path) -> None:
         "  external-dns: 1.20.0\n  redis: 7.0.0\n",
     )
     assert load_error(versions).startswith(
-        "versions/releases/staging.yaml:9: components.redis: unknown "
+        "versions/releases/staging.yaml:10: components.redis: unknown "
         "component 'redis': not in versions/catalog.yaml; allowed: ingress-nginx"
     )
 
@@ -214,21 +215,21 @@ def test_unknown_component_in_a_release(versions: Path) -> None:
 def test_malformed_version_in_a_release(versions: Path, value: str) -> None:
     edit(versions / "releases/staging.yaml", "external-dns: 1.20.0", f"external-dns: {value}")
     message = load_error(versions)
-    assert message.startswith("versions/releases/staging.yaml:8: components.external-dns = ")
+    assert message.startswith("versions/releases/staging.yaml:9: components.external-dns = ")
     assert "allowed: an exact semantic version" in message
 
 
 def test_malformed_version_in_the_catalog(versions: Path) -> None:
     edit(versions / "catalog.yaml", "version: 1.18.0", "version: latest")
     assert load_error(versions, "dev").startswith(
-        "versions/catalog.yaml:59: components.worker.version = 'latest'; allowed: an exact semantic version"
+        "versions/catalog.yaml:66: components.worker.version = 'latest'; allowed: an exact semantic version"
     )
 
 
 def test_latest_image_tag_is_refused(versions: Path) -> None:
     edit(versions / "releases/staging.yaml", "image_tag: 2.7.0", "image_tag: latest")
     assert load_error(versions).startswith(
-        "versions/releases/staging.yaml:14: components.web.image_tag = 'latest'; allowed: an image tag"
+        "versions/releases/staging.yaml:15: components.web.image_tag = 'latest'; allowed: an image tag"
     )
 
 
@@ -250,7 +251,7 @@ def test_duplicate_key_is_one_line(versions: Path) -> None:
         "  external-dns: 1.20.0\n  api: 1.0.0\n",
     )
     assert load_error(versions) == (
-        "versions/releases/staging.yaml:10: duplicate key 'api'; allowed: each key once per mapping"
+        "versions/releases/staging.yaml:11: duplicate key 'api'; allowed: each key once per mapping"
     )
 
 
