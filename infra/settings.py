@@ -24,9 +24,12 @@ from infra.errors import ConfigError
 
 EnvironmentKind = Literal["dev", "staging", "production", "enterprise", "external"]
 SkuTier = Literal["Free", "Standard", "Premium"]
+# The ClusterIssuers the Kubernetes layer creates (building_blocks/kubernetes/cluster_issuers.py).
+TlsIssuer = Literal["letsencrypt", "letsencrypt-staging"]
 
 ENVIRONMENT_KINDS: tuple[str, ...] = get_args(EnvironmentKind)
 SKU_TIERS: tuple[str, ...] = get_args(SkuTier)
+TLS_ISSUERS: tuple[str, ...] = get_args(TlsIssuer)
 # Kinds whose loss would hurt customers: paid SLA, zones, purge protection, restricted API server.
 PRODUCTION_LIKE: frozenset[str] = frozenset({"production", "enterprise"})
 
@@ -186,6 +189,10 @@ class EnvironmentSettings:
     """Host of the registry the company's charts (``oci://<host>/helm``) and images come from, e.g.
     ``registry.lab.example:5000``. Default: the environment's own ACR. Required for kind external when it deploys
     the product or integrations (an existing cluster has no ACR here; name the registry it pulls from)."""
+    tls_issuer: TlsIssuer = "letsencrypt"
+    """The cert-manager ClusterIssuer that signs the services' and integrations' Ingress certificates, when the
+    environment's release runs the ``cluster-issuers`` component: ``letsencrypt`` (browser-trusted) or
+    ``letsencrypt-staging`` (untrusted test certificates with generous rate limits, for trying out issuance)."""
     integrations: tuple[IntegrationSpec, ...] = ()
     """Customer-specific integration services, each a typed spec from
     :mod:`building_blocks.kubernetes.integration_specs` (e.g. ``SsoBridge(...)``). Default: none. Their chart
@@ -268,7 +275,9 @@ class EnvironmentSettings:
                 raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
 
     def _validate_kubernetes_layer(self, where: str) -> None:
-        """Inputs of the Kubernetes layer: the chart/image registry and the integration specs."""
+        """Inputs of the Kubernetes layer: the chart/image registry, the TLS issuer and the integration specs."""
+        if self.tls_issuer not in TLS_ISSUERS:
+            raise _fail(where, "tls_issuer", self.tls_issuer, ", ".join(TLS_ISSUERS))
         registry = self.container_registry_login_server
         if registry is not None and (not isinstance(registry, str) or not _REGISTRY_HOST.match(registry)):
             raise _fail(where, "container_registry_login_server", registry, "a registry host such as "

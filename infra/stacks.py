@@ -333,6 +333,9 @@ class EnvironmentStack(cdktf.TerraformStack):
             ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
             replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
             secrets=getattr(self, "global_secrets", None),
+            # Let's Encrypt ClusterIssuers when the release runs them; the ACME account mail goes to the owner.
+            cluster_issuer=settings.tls_issuer if "cluster-issuers" in charts["platform"] else None,
+            acme_email=config.owner,
             # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and
             # the nodes may pull from the registry.
             depends_on=([self.cluster.role_assignments["deployer"],

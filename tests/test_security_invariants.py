@@ -227,9 +227,13 @@ def test_every_skip_is_explained_in_docs_security(registry):
 
 
 def _doctored(synthesized, change) -> dict[str, Any]:
-    """A deep copy of the dev stack with ``change(stack, first_release_key, first_config_map_key)`` applied."""
+    """A deep copy of the dev stack with ``change(stack, release_key, first_config_map_key)`` applied, where
+    ``release_key`` is the first release alone in its namespace (renaming that namespace doctors one release;
+    cert-manager shares its namespace with the cluster-issuers release)."""
     stack = copy.deepcopy(synthesized.stacks["dev"])
-    release = next(iter(_resources(stack, "helm_release")))
+    releases = _resources(stack, "helm_release")
+    namespaces = [body.get("namespace") for body in releases.values()]
+    release = next(key for key, body in releases.items() if namespaces.count(body.get("namespace")) == 1)
     config_map = next(iter(_resources(stack, "kubernetes_config_map_v1")))
     change(stack, release, config_map)
     return stack

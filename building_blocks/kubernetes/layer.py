@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import cdktf
 from constructs import Construct
 
+from building_blocks.kubernetes.cluster_issuers import ISSUER_NAMES, LETSENCRYPT, ClusterIssuers
 from building_blocks.kubernetes.connection import ClusterConnection
 from building_blocks.kubernetes.helm_chart import ChartVersion
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
@@ -28,7 +29,7 @@ from building_blocks.kubernetes.product_services import ProductServices, Service
 from building_blocks.kubernetes.providers import KubernetesProviders
 
 REQUIRED_PLATFORM = ("ingress-nginx", "cert-manager")
-OPTIONAL_PLATFORM = ("external-dns",)
+OPTIONAL_PLATFORM = ("cluster-issuers", "external-dns")
 
 
 class KubernetesLayer(Construct):
@@ -39,7 +40,11 @@ class KubernetesLayer(Construct):
     Every product and integration namespace gets :class:`NetworkPolicies`: default-deny ingress, then ingress
     from the same namespace and from the ingress controller's namespace (egress open).
 
-    Exposes ``providers``, ``ingress``, ``cert_manager``, ``external_dns`` (None when not in the release),
+    With the ``cluster-issuers`` component, :class:`ClusterIssuers` (``letsencrypt``, ``letsencrypt-staging``)
+    follow cert-manager, and the services' Ingresses get ``cluster_issuer`` (default ``letsencrypt``).
+
+    Exposes ``providers``, ``ingress``, ``cert_manager``, ``cluster_issuers`` and ``external_dns`` (None when
+    not in the release), ``cluster_issuer`` (the issuer the services use, or None),
     ``product`` and ``integrations`` (None when there are none), and ``network_policies`` (namespace name →
     :class:`NetworkPolicies`; empty without services and integrations).
     """
@@ -66,11 +71,13 @@ class KubernetesLayer(Construct):
         secrets_write_only_revision: int | None = None,
         internal_services: Sequence[str] = ("worker",),
         cluster_issuer: str | None = None,
+        acme_email: str | None = None,
         depends_on: Sequence[cdktf.ITerraformDependable] = (),
     ) -> None:
         """Required: ``connection``; ``environment``, ``region``, ``dns_domain`` (the platform-settings facts;
         ``dns_domain`` is also the parent of every service host); ``platform`` (component → ChartVersion: must
-        hold ingress-nginx and cert-manager; external-dns only with ``external_dns``).
+        hold ingress-nginx and cert-manager; cluster-issuers only with ``acme_email``; external-dns only with
+        ``external_dns``).
 
         ``services`` (default none: no product): component → ChartVersion of the company's services; needs
         ``registry`` (the registry host the charts and images come from). Each service gets the host
@@ -80,7 +87,10 @@ class KubernetesLayer(Construct):
         ``external_dns`` (default none: no external-dns). ``ingress_service_annotations`` (default none).
         ``replicas`` (default 2, 1-10) of the platform charts. ``secrets`` / ``secrets_write_only_revision``
         (default none): the global secrets of the product namespaces (references only).
-        ``cluster_issuer`` (default none): cert-manager ClusterIssuer for the services' TLS. ``depends_on``
+        ``cluster_issuer`` (default: ``letsencrypt`` with the cluster-issuers component, else none — no
+        issuer annotation): cert-manager ClusterIssuer for the services' TLS; with cluster-issuers it must be one
+        of theirs. ``acme_email`` (default none; required with cluster-issuers): the ACME account email of the
+        issuers (ignored without cluster-issuers). ``depends_on``
         (default none): what must exist before the first Kubernetes object — e.g. the deploying identity's
         cluster role and the nodes' registry pull role; every namespace waits for it."""
         super().__init__(scope, id_)
@@ -102,6 +112,18 @@ class KubernetesLayer(Construct):
                 f"{owner} external-dns in platform = {'external-dns' in platform} but external_dns = "
                 f"{external_dns!r}; allowed: both (a DNS provider to publish to) or neither"
             )
+        with_issuers = "cluster-issuers" in platform
+        if with_issuers and acme_email is None:
+            raise ValueError(
+                f"{owner} acme_email = None with cluster-issuers in platform; allowed: the ACME account email"
+            )
+        if with_issuers:
+            cluster_issuer = LETSENCRYPT.name if cluster_issuer is None else cluster_issuer
+            if cluster_issuer not in ISSUER_NAMES:
+                raise ValueError(
+                    f"{owner} cluster_issuer = {cluster_issuer!r}; allowed with cluster-issuers: "
+                    f"{', '.join(ISSUER_NAMES)}"
+                )
         services = dict(services or {})
         if services and not registry:
             raise ValueError(
@@ -133,6 +155,17 @@ class KubernetesLayer(Construct):
             replicas=replicas,
             depends_on=depends_on,
         )
+        self.cluster_issuers: ClusterIssuers | None = None
+        if with_issuers:
+            self.cluster_issuers = ClusterIssuers(
+                self,
+                "cluster_issuers",
+                chart=platform["cluster-issuers"],
+                email=str(acme_email),
+                cert_manager=self.cert_manager,
+                ingress_class=self.ingress.ingress_class,
+            )
+        self.cluster_issuer = cluster_issuer
         self.external_dns: ExternalDns | None = None
         if external_dns is not None:
             self.external_dns = ExternalDns(
@@ -146,6 +179,8 @@ class KubernetesLayer(Construct):
                 depends_on=depends_on,
             )
         platform_ready = [*depends_on, self.ingress.chart.release, self.cert_manager.chart.release]
+        if self.cluster_issuers is not None:  # the services' Ingresses name an issuer that exists
+            platform_ready.append(self.cluster_issuers.chart.release)
         facts = {
             "environment": environment,
             "region": region,

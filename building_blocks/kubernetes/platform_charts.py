@@ -151,7 +151,8 @@ class CertManager(Construct):
     challenges against Azure DNS).
 
     Exposes ``namespace`` and ``chart``. Issuers are cluster objects made from cert-manager's CRDs and belong
-    in a chart of their own (``kubernetes_manifest`` needs the CRDs at plan time).
+    in a release of their own (``kubernetes_manifest`` needs the CRDs at plan time): see
+    :class:`building_blocks.kubernetes.cluster_issuers.ClusterIssuers`.
     """
 
     def __init__(
