@@ -17,19 +17,14 @@ from cdktf_cdktf_provider_azurerm.container_registry import (
     ContainerRegistryNetworkRuleSet,
     ContainerRegistryNetworkRuleSetIpRule,
 )
-from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
-from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
-    PrivateDnsZoneVirtualNetworkLink,
-)
 from cdktf_cdktf_provider_azurerm.private_endpoint import (
     PrivateEndpoint,
-    PrivateEndpointPrivateDnsZoneGroup,
-    PrivateEndpointPrivateServiceConnection,
 )
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 from building_blocks.naming import Namer
+from building_blocks.private_endpoint import add_private_endpoint
 from building_blocks.rbac import RoleGrants
 
 SKUS = ("Basic", "Standard", "Premium")
@@ -138,35 +133,18 @@ class ContainerRegistry(Construct):
         self.login_server = self.registry.login_server
         self.private_endpoint: PrivateEndpoint | None = None
         if private_endpoint_subnet_id is not None and virtual_network_id is not None:
-            zone = PrivateDnsZone(
-                self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name
-            )
-            PrivateDnsZoneVirtualNetworkLink(
+            self.private_endpoint = add_private_endpoint(
                 self,
-                "private_dns_zone_link",
-                name=namer.name("private_dns_zone_link", "acr"),
-                resource_group_name=resource_group_name,
-                private_dns_zone_name=zone.name,
-                virtual_network_id=virtual_network_id,
-                registration_enabled=False,
-            )
-            endpoint_name = namer.name("private_endpoint", "acr")
-            self.private_endpoint = PrivateEndpoint(
-                self,
-                "private_endpoint",
-                name=endpoint_name,
+                target_id=self.registry.id,
+                subresource="registry",
+                zone_group_name="acr",
+                dns_zone=PRIVATE_DNS_ZONE,
+                name=namer.name("private_endpoint", "acr"),
+                dns_link_name=namer.name("private_dns_zone_link", "acr"),
                 resource_group_name=resource_group_name,
                 location=location,
                 subnet_id=private_endpoint_subnet_id,
-                private_service_connection=PrivateEndpointPrivateServiceConnection(
-                    name=endpoint_name,
-                    private_connection_resource_id=self.registry.id,
-                    subresource_names=["registry"],
-                    is_manual_connection=False,
-                ),
-                private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(
-                    name="acr", private_dns_zone_ids=[zone.id]
-                ),
+                virtual_network_id=virtual_network_id,
             )
         self._grants = RoleGrants(self, scope=self.registry.id, id_prefix="pull_",
                                   label="ContainerRegistry.grant_pull")

@@ -12,18 +12,13 @@ from collections.abc import Sequence
 
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVault as AzureKeyVault
 from cdktf_cdktf_provider_azurerm.key_vault import KeyVaultNetworkAcls
-from cdktf_cdktf_provider_azurerm.private_dns_zone import PrivateDnsZone
-from cdktf_cdktf_provider_azurerm.private_dns_zone_virtual_network_link import (
-    PrivateDnsZoneVirtualNetworkLink,
-)
 from cdktf_cdktf_provider_azurerm.private_endpoint import (
     PrivateEndpoint,
-    PrivateEndpointPrivateDnsZoneGroup,
-    PrivateEndpointPrivateServiceConnection,
 )
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
+from building_blocks.private_endpoint import add_private_endpoint
 from building_blocks.rbac import RoleGrants
 
 SECRETS_OFFICER = "Key Vault Secrets Officer"
@@ -148,30 +143,17 @@ class KeyVault(Construct):
                 f"KeyVault.add_private_endpoint name {name!r}: the vault already has a private endpoint; "
                 "allowed: one per vault"
             )
-        zone = PrivateDnsZone(self, "private_dns_zone", name=PRIVATE_DNS_ZONE, resource_group_name=resource_group_name)
-        PrivateDnsZoneVirtualNetworkLink(
+        self.private_endpoint = add_private_endpoint(
             self,
-            "private_dns_zone_link",
-            name=dns_link_name,
-            resource_group_name=resource_group_name,
-            private_dns_zone_name=zone.name,
-            virtual_network_id=virtual_network_id,
-            registration_enabled=False,
-        )
-        self.private_endpoint = PrivateEndpoint(
-            self,
-            "private_endpoint",
+            target_id=self.vault.id,
+            subresource="vault",
+            dns_zone=PRIVATE_DNS_ZONE,
             name=name,
+            dns_link_name=dns_link_name,
             resource_group_name=resource_group_name,
             location=location,
             subnet_id=subnet_id,
-            private_service_connection=PrivateEndpointPrivateServiceConnection(
-                name=name,
-                private_connection_resource_id=self.vault.id,
-                subresource_names=["vault"],
-                is_manual_connection=False,
-            ),
-            private_dns_zone_group=PrivateEndpointPrivateDnsZoneGroup(name="vault", private_dns_zone_ids=[zone.id]),
+            virtual_network_id=virtual_network_id,
         )
         return self.private_endpoint
 
