@@ -27,9 +27,12 @@ def environments(tmp_path: Path) -> Path:
     return folder
 
 
-def run_main(environments: Path, *args: str, outdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_main(environments: Path, *args: str, outdir: Path | None = None,
+             versions: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments),
            "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out")}
+    if versions is not None:
+        env["INFRA_VERSIONS_DIR"] = str(versions)
     env.pop("CDKTF_OUTDIR", None)
     return subprocess.run([sys.executable, str(REPO_ROOT / "main.py"), *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -176,29 +179,21 @@ def versions(tmp_path: Path) -> Path:
     return folder
 
 
-def run_main_with_versions(environments: Path, versions: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments), "INFRA_VERSIONS_DIR": str(versions),
-           "INFRA_OUTDIR": str(environments.parent / "cdktf.out")}
-    env.pop("CDKTF_OUTDIR", None)
-    return subprocess.run([sys.executable, str(REPO_ROOT / "main.py")], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_release_naming_a_component_the_catalog_lacks(environments, versions):
     replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n",
                "  ingress-nginx: 4.14.1\n  grafana: 8.0.0\n")
-    result = run_main_with_versions(environments, versions)
+    result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "grafana")
     assert not (environments.parent / "cdktf.out").exists()
 
 
 def test_release_with_a_floating_version(environments, versions):
     replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n", "  ingress-nginx: latest\n")
-    result = run_main_with_versions(environments, versions)
+    result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "ingress-nginx", "latest")
 
 
 def test_environment_without_a_release_file(environments, versions):
     (versions / "releases" / "production-neu.yaml").unlink()
-    result = run_main_with_versions(environments, versions)
+    result = run_main(environments, versions=versions)
     assert_one_line_error(result, "environment 'production-neu' has no release file")
