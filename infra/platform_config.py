@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from infra.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_FILE = REPO_ROOT / "config" / "platform.toml"
+# Tests and forks may point the loader at another company configuration.
+CONFIG_FILE_VARIABLE = "INFRA_PLATFORM_CONFIG"
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORKLOAD = re.compile(r"^[a-z][a-z0-9]{1,5}$")
@@ -56,8 +59,9 @@ def _field(table: dict[str, Any], key: str, section: str, path: Path) -> str:
     return value
 
 
-def load_platform_config(path: Path = CONFIG_FILE) -> PlatformConfig:
-    """Read and validate ``config/platform.toml``."""
+def load_platform_config(path: Path | None = None) -> PlatformConfig:
+    """Read and validate ``config/platform.toml`` (or the file named by ``INFRA_PLATFORM_CONFIG``)."""
+    path = path or Path(os.environ.get(CONFIG_FILE_VARIABLE) or CONFIG_FILE)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

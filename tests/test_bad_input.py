@@ -27,12 +27,14 @@ def environments(tmp_path: Path) -> Path:
     return folder
 
 
-def run_main(environments: Path, *args: str, outdir: Path | None = None,
-             versions: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_main(environments: Path, *args: str, outdir: Path | None = None, versions: Path | None = None,
+             config: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments),
            "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out")}
     if versions is not None:
         env["INFRA_VERSIONS_DIR"] = str(versions)
+    if config is not None:
+        env["INFRA_PLATFORM_CONFIG"] = str(config)
     env.pop("CDKTF_OUTDIR", None)
     return subprocess.run([sys.executable, str(REPO_ROOT / "main.py"), *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -197,3 +199,22 @@ def test_environment_without_a_release_file(environments, versions):
     (versions / "releases" / "production-neu.yaml").unlink()
     result = run_main(environments, versions=versions)
     assert_one_line_error(result, "environment 'production-neu' has no release file")
+
+
+@pytest.mark.parametrize(("old", "new", "fragments"), [
+    ('tenant_id = "00000000-0000-0000-0000-000000000000"', 'tenant_id = "my-tenant"',
+     ("platform.toml", "tenant_id = 'my-tenant' is not a lowercase GUID")),
+    ('workload = "nwt"', 'workload = "Northwind"',
+     ("platform.toml", "[company] workload = 'Northwind'", "allowed: 2-6 lowercase letters or digits")),
+    ('domain = "northwind.example"', 'domain = "northwind"',
+     ("platform.toml", "[company] domain = 'northwind' is not a lowercase FQDN")),
+    ("[company]", "[company", ("platform.toml", "cannot read TOML")),
+    ('subscription = "management"', 'subscription = "mgmt"',
+     ("platform.toml [state]", "field 'subscription' = 'mgmt'", "allowed: enterprise, management")),
+])
+def test_broken_company_configuration(environments, tmp_path, old, new, fragments):
+    config = tmp_path / "platform.toml"
+    config.write_text((REPO_ROOT / "config" / "platform.toml").read_text())
+    replace_in(config, old, new)
+    result = run_main(environments, config=config)
+    assert_one_line_error(result, *fragments)
