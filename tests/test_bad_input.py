@@ -28,9 +28,10 @@ def environments(tmp_path: Path) -> Path:
 
 
 def run_main(environments: Path, *args: str, outdir: Path | None = None, versions: Path | None = None,
-             config: Path | None = None) -> subprocess.CompletedProcess[str]:
+             config: Path | None = None, variables: dict[str, str] | None = None,
+             ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments),
-           "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out")}
+           "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out"), **(variables or {})}
     if versions is not None:
         env["INFRA_VERSIONS_DIR"] = str(versions)
     if config is not None:
@@ -159,6 +160,13 @@ def test_module_without_environment(environments):
 def test_bad_cli_argument(environments):
     result = run_main(environments, "--env", "dev")
     assert_one_line_error(result, "main.py takes no arguments, got '--env dev'", "make synth")
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2"])
+def test_bad_eager_imports_switch(environments, tmp_path, value):
+    result = run_main(environments, variables={"INFRA_EAGER_IMPORTS": value})
+    assert_one_line_error(result, f"INFRA_EAGER_IMPORTS={value!r}", "allowed are 1", "0 / unset")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["environments"]  # nothing written
 
 
 def test_failed_synth_leaves_previous_output_untouched(environments, tmp_path):

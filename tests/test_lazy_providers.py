@@ -1,0 +1,210 @@
+"""Deferred provider submodule imports (``infra.lazy_providers``): what loads, how jsii finds types, the eager
+switch, and that both modes synthesize byte-identical JSON. Each probe runs in a fresh interpreter, because
+what a process has imported is exactly what is under test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from infra import lazy_providers
+from tests.conftest import REPO_ROOT
+
+AZURERM = "cdktf_cdktf_provider_azurerm"
+
+
+def probe(code: str, **variables: str) -> dict:
+    """Run ``code`` after ``runtime.prepare()`` in a fresh interpreter; it prints one JSON object last."""
+    env = {**os.environ, **variables}
+    env.setdefault(lazy_providers.EAGER_VARIABLE, "0")
+    script = "from infra import runtime\nruntime.prepare()\n" + textwrap.dedent(code)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+LOADED = f"sorted(m.split('.')[1] for m in sys.modules if m.startswith('{AZURERM}.') and m.count('.') == 1)"
+
+
+def test_the_package_loads_only_the_submodules_that_are_used():
+    seen = probe(f"""
+        import json, sys
+        import {AZURERM} as azurerm
+        before = {LOADED}
+        from {AZURERM}.subnet import Subnet
+        from {AZURERM} import dns_zone
+        via_attribute = azurerm.resource_group.ResourceGroup.__module__
+        listed = dir(azurerm)
+        try:
+            azurerm.no_such_resource
+            missing = "no error"
+        except AttributeError as error:
+            missing = str(error)
+        from infra import lazy_providers
+        print(json.dumps({{"before": before, "after": {LOADED}, "via_attribute": via_attribute,
+                          "listed": listed, "missing": missing, "all": list(azurerm.__all__),
+                          "deferred": len(lazy_providers.deferred_packages()["{AZURERM}"])}}))
+    """)
+    assert seen["deferred"] > 1400  # every `from . import` of the package was deferred ...
+    assert set(seen["before"]) <= {"_jsii", "_private"}  # ... and none of them ran on import
+    assert set(seen["after"]) - {"_jsii", "_private"} == {"subnet", "dns_zone", "resource_group"}
+    assert seen["via_attribute"] == f"{AZURERM}.resource_group"
+    assert {"kubernetes_cluster", "subnet", "provider"} <= set(seen["listed"])
+    assert set(seen["all"]) - {"__jsii_assembly__"} <= set(seen["listed"])
+    assert seen["missing"] == f"module {AZURERM!r} has no attribute 'no_such_resource'"
+
+
+def test_a_type_the_kernel_returns_loads_its_submodule():
+    """The jsii runtime resolves an object reference of a type whose submodule is not loaded yet."""
+    seen = probe(f"""
+        import json, sys, jsii
+        from jsii import _reference_map
+        from jsii._kernel.types import ObjRef
+        import {AZURERM}
+        from infra import lazy_providers
+        before = "{AZURERM}.redis_cache" in sys.modules
+        ref = ObjRef(ref="@cdktf/provider-azurerm.redisCache.RedisCache@10000")
+        value = _reference_map._refs.resolve(jsii.kernel, ref)
+        print(json.dumps({{"before": before, "type": type(value).__module__ + "." + type(value).__name__,
+                          "fallbacks": lazy_providers.fallback_loads, "loaded": len({LOADED})}}))
+    """)
+    assert seen["before"] is False
+    assert seen["type"] == f"{AZURERM}.redis_cache.RedisCache"
+    assert seen["fallbacks"] == []  # found through the FQN map, not by loading everything
+    assert seen["loaded"] < 10
+
+
+def test_a_type_missing_from_the_fqn_map_loads_the_whole_package():
+    seen = probe(f"""
+        import json, sys, jsii
+        from jsii import _reference_map
+        from jsii._kernel.types import ObjRef
+        import {AZURERM}
+        from infra import lazy_providers
+        del _reference_map._submodule_fqn_map["@cdktf/provider-azurerm.redisCache"]
+        ref = ObjRef(ref="@cdktf/provider-azurerm.redisCache.RedisCache@10000")
+        value = _reference_map._refs.resolve(jsii.kernel, ref)
+        print(json.dumps({{"type": type(value).__name__, "fallbacks": lazy_providers.fallback_loads,
+                          "loaded": len({LOADED})}}))
+    """)
+    assert seen["type"] == "RedisCache"
+    assert seen["fallbacks"] == ["@cdktf/provider-azurerm.redisCache.RedisCache"]
+    assert seen["loaded"] > 1400
+
+
+def test_every_provider_type_maps_to_the_submodule_that_defines_it():
+    """The FQN map (a snake_case -> camelCase rule) checked against all ~25,000 registered provider types."""
+    seen = probe("""
+        import json
+        import cdktf_cdktf_provider_azurerm, cdktf_cdktf_provider_helm, cdktf_cdktf_provider_kubernetes
+        import cdktf_cdktf_provider_random
+        from jsii import _reference_map
+        from infra import lazy_providers
+        for package in lazy_providers.deferred_packages():
+            lazy_providers.load_all(package)
+        def module_of(fqn):
+            parts = fqn.split(".")
+            for depth in range(len(parts) - 1, 1, -1):
+                if ".".join(parts[:depth]) in _reference_map._submodule_fqn_map:
+                    return _reference_map._submodule_fqn_map[".".join(parts[:depth])]
+            return None
+        assemblies = set(lazy_providers._ASSEMBLIES)
+        checked, wrong = 0, []
+        for table in (_reference_map._types, _reference_map._data_types, _reference_map._enums,
+                      _reference_map._interfaces):
+            for fqn, cls in table.items():
+                if fqn.split(".")[0] in assemblies:
+                    checked += 1
+                    if module_of(fqn) != cls.__module__:
+                        wrong.append([fqn, module_of(fqn), cls.__module__])
+        print(json.dumps({"checked": checked, "wrong": wrong[:20], "assemblies": sorted(assemblies),
+                          "fallbacks": lazy_providers.fallback_loads}))
+    """)
+    assert seen["assemblies"] == ["@cdktf/provider-azurerm", "@cdktf/provider-helm",
+                                  "@cdktf/provider-kubernetes", "@cdktf/provider-random"]
+    assert seen["checked"] > 20000
+    assert seen["wrong"] == []
+    assert seen["fallbacks"] == []
+
+
+def test_eager_switch_keeps_the_stock_imports():
+    seen = probe("""
+        import json, sys
+        from infra import lazy_providers
+        print(json.dumps({"active": lazy_providers.active(),
+                          "finders": [type(f).__name__ for f in sys.meta_path]}))
+    """, INFRA_EAGER_IMPORTS="1")
+    assert seen == {"active": False, "finders": [f for f in seen["finders"] if f != "_Finder"]}
+    assert probe("""
+        import json
+        from infra import lazy_providers
+        print(json.dumps(lazy_providers.active()))
+    """) is True
+
+
+@pytest.mark.parametrize(("value", "eager"), [("", False), ("0", False), ("1", True), (" 1 ", True)])
+def test_eager_switch_values(monkeypatch, value, eager):
+    monkeypatch.setenv(lazy_providers.EAGER_VARIABLE, value)
+    assert lazy_providers.eager_requested() is eager
+
+
+@pytest.mark.parametrize(("python", "jsii"), [
+    ("kubernetes_cluster", "kubernetesCluster"),
+    ("aadb2_c_directory", "aadb2CDirectory"),
+    ("api_service_v1", "apiServiceV1"),
+    ("provider", "provider"),
+])
+def test_jsii_submodule_name(python, jsii):
+    assert lazy_providers.jsii_submodule_name(python) == jsii
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def eager_synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """``python main.py`` with INFRA_EAGER_IMPORTS=1: the output folder and how many azurerm submodules loaded."""
+    outdir = tmp_path_factory.mktemp("eager") / "cdktf.out"
+    env = {**os.environ, "INFRA_OUTDIR": str(outdir), lazy_providers.EAGER_VARIABLE: "1"}
+    env.pop("CDKTF_OUTDIR", None)
+    code = ("import runpy, sys\nsys.argv = ['main.py']\ntry:\n    runpy.run_path('main.py', run_name='__main__')\n"
+            "except SystemExit as stop:\n    assert not stop.code, stop.code\n"
+            f"print(len({LOADED}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return outdir, int(result.stdout.strip().splitlines()[-1])
+
+
+def test_eager_and_deferred_imports_synthesize_byte_identical_stacks(eager_synth, synthesized, registry):
+    outdir, loaded = eager_synth
+    assert loaded > 1400  # the eager run really imported every submodule
+    eager, deferred = _tree(outdir), _tree(synthesized.outdir)
+    stacks = sorted({name.split("/")[1] for name in eager if name.startswith("stacks/")})
+    assert stacks == sorted(registry.stack_names)
+    assert sorted(eager) == sorted(deferred)
+    different = [name for name in eager if eager[name] != deferred[name]]
+    assert different == []
+
+
+def test_the_cdktf_cli_path_synthesizes_the_same_stacks(synthesized, tmp_path):
+    """What `cdktf synth` does: run the "app" command of cdktf.json with CDKTF_OUTDIR set (deferred imports)."""
+    app = json.loads((REPO_ROOT / "cdktf.json").read_text())["app"].split()
+    assert app[-1] == "main.py"
+    outdir = tmp_path / "cli.out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir)}
+    env.pop(lazy_providers.EAGER_VARIABLE, None)
+    result = subprocess.run([sys.executable, *app[1:]], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cli, deferred = _tree(outdir), _tree(synthesized.outdir)
+    assert sorted(cli) == sorted(deferred)
+    assert [name for name in cli if cli[name] != deferred[name]] == []
