@@ -18,7 +18,9 @@ from infra.errors import ConfigError
 GROUPS: list[str] = ["infra.versions.cli", "infra.recovery.cli"]
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the house rule for bad arguments: one line on stderr, exit code 2."""
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage first otherwise)
         self.exit(2, f"error: {self.prog}: {message}\n")
 
@@ -31,8 +33,8 @@ def _environments(_: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="infra", description="Operate the platform's environments.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="infra", description="Operate the platform's environments.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     environments = commands.add_parser("environments", help="print every stack name, space-separated")
     environments.set_defaults(handler=_environments)
     for module in GROUPS:
