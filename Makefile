@@ -86,4 +86,4 @@ lock: ## Re-resolve requirements*.lock from pyproject.toml (needs network).
 	rm -rf .lock-tools
 
 clean: ## Remove synthesized output (not the venvs).
-	rm -rf cdktf.out .pytest_cache
+	rm -rf cdktf.out .pytest_cache bench-results.json
