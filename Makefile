@@ -74,8 +74,8 @@ deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and ter
 	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
 	$(CDKTF) deploy $(ENV)
 
-bench: $(PY_STAMP) ## Measure synth wall time and peak memory.
-	$(PY) -m infra.bench
+bench: $(PY_STAMP) $(NODE_STAMP) ## Synth time per phase and peak memory: stock vs deferred imports, scaling, cdktf CLI.
+	$(PY) -m infra.bench --cli
 
 lock: ## Re-resolve requirements*.lock from pyproject.toml (needs network).
 	$(PYTHON) -m pip install --quiet --target .lock-tools uv==0.13.8

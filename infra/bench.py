@@ -11,6 +11,8 @@
    default 1,10,50), each an ``enterprise`` environment with its own integration and release file, in a
    temporary copy of ``environments/`` and ``versions/``; the marginal cost per environment is the least-squares
    slope over N.
+3. With ``--cli`` (``make bench`` passes it): the real cdktf CLI, ``node_modules/.bin/cdktf synth``, in both
+   modes, ``--runs`` rounds: total wall time and peak RSS of the whole tree (Node CLI, Python app, jsii kernel).
 
 Prints a table and writes the same figures as JSON (``--json``, default ``bench-results.json``).
 """
@@ -41,6 +43,7 @@ DEFAULT_JSON = REPO_ROOT / "bench-results.json"
 # Generated customers get 10.100.0.0/16 upwards: clear of the real environments (10.10-10.40).
 FIRST_GENERATED_OCTET = 100
 MAX_GENERATED = 150
+CDKTF_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdktf"
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -66,29 +69,47 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def _run_sampled(command: list[str], env: dict[str, str], stdout, stderr) -> tuple[float, float, float, int]:
+    """Run ``command`` while sampling the RSS of its process tree: (spawned, ended, peak MiB, exit code)."""
+    spawned = time.time()
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=stdout, stderr=stderr)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    return spawned, time.time(), peak / 1024, process.returncode
+
+
+def _last_line(stream) -> str:
+    stream.seek(0)
+    lines = [line for line in stream.read().strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def measure_cli(env: dict[str, str], outdir: Path) -> dict[str, Any]:
+    """One real ``cdktf synth --output OUTDIR``: total wall (s) and peak RSS of the whole tree (MiB)."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        spawned, ended, peak, code = _run_sampled([str(CDKTF_CLI), "synth", "--output", str(outdir)], env,
+                                                  stdout, stderr)
+        if code != 0:
+            raise SystemExit(f"error: cdktf synth failed with exit code {code}: {_last_line(stderr)}")
+    return {"wall_s": ended - spawned, "peak_rss_mib": peak}
+
+
 def measure_synth(env: dict[str, str], outdir: Path) -> dict[str, Any]:
     """One ``python -m infra.bench_probe`` in a fresh interpreter: phases (s), total wall (s), peak RSS (MiB)."""
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-        spawned = time.time()
-        process = subprocess.Popen([sys.executable, "-m", "infra.bench_probe", str(outdir)], cwd=REPO_ROOT,
-                                   env=env, stdout=stdout, stderr=stderr)
-        peak = 0
-        while process.poll() is None:
-            peak = max(peak, _tree_rss_kib(process.pid))
-            time.sleep(0.02)
-        ended = time.time()
-        stdout.seek(0)
-        stderr.seek(0)
-        if process.returncode != 0:
-            lines = stderr.read().strip().splitlines() or ["(no output)"]
-            raise SystemExit(f"error: the benchmark synth failed with exit code {process.returncode}: {lines[-1]}")
-        probe = json.loads(stdout.read().strip().splitlines()[-1])
+        spawned, ended, peak, code = _run_sampled([sys.executable, "-m", "infra.bench_probe", str(outdir)], env,
+                                                  stdout, stderr)
+        if code != 0:
+            raise SystemExit(f"error: the benchmark synth failed with exit code {code}: {_last_line(stderr)}")
+        probe = json.loads(_last_line(stdout))
     marks = probe["marks"]
     bounds = [spawned, marks["config"], marks["imports"], marks["construct"], marks["synth"], marks["done"], ended]
     return {
         "wall_s": ended - spawned,
         "phases_s": {phase: bounds[i + 1] - bounds[i] for i, phase in enumerate(PHASES)},
-        "peak_rss_mib": peak / 1024,
+        "peak_rss_mib": peak,
         "python_peak_rss_mib": probe["python_peak_rss_mib"],
         "stacks": probe["stacks"],
         "deferred_imports": probe["deferred_imports"],
@@ -184,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=_positive_counts, default=[1, 10, 50],
                         help="generated customer counts for the scaling runs (default 1,10,50)")
     parser.add_argument("--scale-runs", type=_positive, default=1, help="runs per scaling point (default 1)")
+    parser.add_argument("--cli", action="store_true",
+                        help="also time the real `cdktf synth` in both modes (needs node_modules/.bin/cdktf, "
+                             "which make bench installs)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"JSON output (default {DEFAULT_JSON.name})")
     return parser
 
@@ -209,6 +233,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                           / modes["eager"]["wall_s"]["median"])
         results["identical_output"] = eager == deferred
         results["files_compared"] = len(eager)
+
+        if args.cli:
+            cli = {mode: [measure_cli({**base, EAGER_VARIABLE: flag}, Path(tmp) / f"cli-{mode}-{round_}")
+                          for round_ in range(args.runs)] for mode, flag in MODES.items()}
+            results["cdktf_cli"] = {mode: {
+                "runs": len(samples),
+                "wall_s": {"min": min(s["wall_s"] for s in samples),
+                           "median": statistics.median(s["wall_s"] for s in samples),
+                           "max": max(s["wall_s"] for s in samples)},
+                "peak_rss_mib": max(s["peak_rss_mib"] for s in samples),
+            } for mode, samples in cli.items()}
 
         points = []
         for customers in args.scale:
@@ -253,6 +288,12 @@ def render(results: dict[str, Any]) -> str:
               f"deferred {modes['deferred']['wall_s']['min']:.2f}-{modes['deferred']['wall_s']['max']:.2f} s)",
               f"output byte-identical in both modes: {'yes' if results['identical_output'] else 'NO'} "
               f"({results['files_compared']} files)", ""]
+    if "cdktf_cli" in results:
+        cli = results["cdktf_cli"]
+        lines.append("the real cdktf CLI (`cdktf synth`, whole tree): " + ", ".join(
+            f"{mode} {cli[mode]['wall_s']['median']:.2f} s / {cli[mode]['peak_rss_mib']:.0f} MiB" for mode in cli)
+            + f"  ratio {cli['deferred']['wall_s']['median'] / cli['eager']['wall_s']['median']:.2f}")
+        lines.append("")
     scaling = results["scaling"]
     lines.append("scaling (deferred imports): real environments + N generated customers")
     header = f"{'N':>4}{'stacks':>8}{'imports':>10}{'construct':>11}{'synth':>9}{'total':>9}{'tree RSS':>11}"
@@ -273,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.json.parent.is_dir():
         print(f"error: --json {args.json}: folder {args.json.parent} does not exist", file=sys.stderr)
+        return 2
+    if args.cli and not CDKTF_CLI.exists():
+        print(f"error: --cli needs the cdktf CLI at {CDKTF_CLI.relative_to(REPO_ROOT)}: run `make bench` "
+              "(it installs node_modules) or drop --cli", file=sys.stderr)
         return 2
     results = run(args)
     print(render(results))

@@ -108,3 +108,21 @@ def test_bad_arguments_are_one_line_and_exit_2(args, fragment, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert fragment in lines[0]
 
+
+
+def test_cli_measurement_without_the_cdktf_cli_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(bench, "CDKTF_CLI", bench.REPO_ROOT / "node_modules" / ".bin" / "no-such-cdktf")
+    assert bench.main(["--cli", "--json", str(tmp_path / "bench.json")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["error: --cli needs the cdktf CLI at node_modules/.bin/no-such-cdktf: run `make bench` "
+                     "(it installs node_modules) or drop --cli"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_shows_the_cdktf_cli_when_measured():
+    results = _results()
+    results["cdktf_cli"] = {mode: {"runs": 1, "wall_s": {"min": wall, "median": wall, "max": wall},
+                                   "peak_rss_mib": 1800.0} for mode, wall in (("eager", 17.0), ("deferred", 5.1))}
+    assert ("the real cdktf CLI (`cdktf synth`, whole tree): eager 17.00 s / 1800 MiB, deferred 5.10 s / 1800 MiB"
+            "  ratio 0.30") in bench.render(results)
+    assert "the real cdktf CLI" not in bench.render(_results())
