@@ -60,7 +60,7 @@ def synth(outdir: Path | None = None) -> list[str]:
     """
     outdir = outdir or Path(os.environ.get(OUTDIR_VARIABLE) or OUTDIR)
     registry = load_registry()
-    releases = load_releases(registry)  # bad input fails here, before the slow provider imports
+    releases = load_releases(registry)  # bad input fails here, before the provider imports and the jsii kernel
     if os.environ.get("CDKTF_OUTDIR"):
         build_app(registry, releases=releases).synth()
         return registry.stack_names

@@ -1,5 +1,5 @@
-"""Shared fixtures: the registry (cheap) and one synthesis of the whole app per test session (expensive:
-importing the provider packages takes ~10 s, so it happens once)."""
+"""Shared fixtures: the registry (cheap) and one synthesis of the whole app per test session (the provider
+imports and the jsii kernel take a few seconds even when deferred, so it happens once)."""
 
 from __future__ import annotations
 
