@@ -135,6 +135,8 @@ class _DeferringLoader(importlib.machinery.SourceFileLoader):
         super().exec_module(module)
         name = module.__name__
         deferred = getattr(self, "_deferred", ())
+        if not deferred:  # nothing was left out (e.g. a package that is lazy on its own): leave it as it is
+            return
         _DEFERRED[name] = deferred
         # publication.publish() in the package swapped sys.modules[name] for a module of the names in
         # __all__; the hooks go on that published module (the one importers get).

@@ -208,3 +208,18 @@ def test_the_cdktf_cli_path_synthesizes_the_same_stacks(synthesized, tmp_path):
     cli, deferred = _tree(outdir), _tree(synthesized.outdir)
     assert sorted(cli) == sorted(deferred)
     assert [name for name in cli if cli[name] != deferred[name]] == []
+
+
+def test_a_package_without_submodule_imports_is_left_as_it_is(tmp_path):
+    """A package that has no ``from . import`` lines (say, one generated lazy already) gets no hooks of ours."""
+    package = tmp_path / "cdktf_cdktf_provider_example"
+    package.mkdir()
+    (package / "__init__.py").write_text("def __getattr__(name):\n    return f'own {name}'\n")
+    seen = probe(f"""
+        import json, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import cdktf_cdktf_provider_example as example
+        from infra import lazy_providers
+        print(json.dumps({{"value": example.anything, "deferred": lazy_providers.deferred_packages()}}))
+    """)
+    assert seen == {"value": "own anything", "deferred": {}}
