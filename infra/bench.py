@@ -14,7 +14,8 @@
 3. With ``--cli`` (``make bench`` passes it): the real cdktf CLI, ``node_modules/.bin/cdktf synth``, in both
    modes, ``--runs`` rounds: total wall time and peak RSS of the whole tree (Node CLI, Python app, jsii kernel).
 
-Prints a table and writes the same figures as JSON (``--json``, default ``bench-results.json``).
+Prints a table and writes the same figures as JSON (``--json``, default ``bench-results.json``), plus every run's own
+wall time, phases and peak RSS under ``samples``.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "stacks": runs[0]["stacks"],
         "deferred_imports": runs[0]["deferred_imports"],
         "provider_submodules_loaded": runs[0]["provider_submodules_loaded"],
+        "samples": [{key: run[key] for key in ("wall_s", "phases_s", "peak_rss_mib")} for run in runs],
     }
 
 
