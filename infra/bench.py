@@ -118,13 +118,20 @@ def measure_synth(env: dict[str, str], outdir: Path) -> dict[str, Any]:
     }
 
 
-def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _walls(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run count, wall time min / median / max and the highest peak RSS of some runs."""
     walls = [run["wall_s"] for run in runs]
     return {
         "runs": len(runs),
         "wall_s": {"min": min(walls), "median": statistics.median(walls), "max": max(walls)},
-        "phases_s": {phase: statistics.median(run["phases_s"][phase] for run in runs) for phase in PHASES},
         "peak_rss_mib": max(run["peak_rss_mib"] for run in runs),
+    }
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        **_walls(runs),
+        "phases_s": {phase: statistics.median(run["phases_s"][phase] for run in runs) for phase in PHASES},
         "python_peak_rss_mib": max(run["python_peak_rss_mib"] for run in runs),
         "stacks": runs[0]["stacks"],
         "deferred_imports": runs[0]["deferred_imports"],
@@ -239,13 +246,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.cli:
             cli = {mode: [measure_cli({**base, EAGER_VARIABLE: flag}, Path(tmp) / f"cli-{mode}-{round_}")
                           for round_ in range(args.runs)] for mode, flag in MODES.items()}
-            results["cdktf_cli"] = {mode: {
-                "runs": len(samples),
-                "wall_s": {"min": min(s["wall_s"] for s in samples),
-                           "median": statistics.median(s["wall_s"] for s in samples),
-                           "max": max(s["wall_s"] for s in samples)},
-                "peak_rss_mib": max(s["peak_rss_mib"] for s in samples),
-            } for mode, samples in cli.items()}
+            results["cdktf_cli"] = {mode: _walls(samples) for mode, samples in cli.items()}
 
         points = []
         for customers in args.scale:
