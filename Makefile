@@ -45,8 +45,9 @@ $(SCAN_STAMP): requirements-scan.lock
 
 setup: $(PY_STAMP) ## Create .venv and install the locked Python packages (and Node 24).
 
-synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/cdk.tf.json.
-	$(PY) main.py
+# ENV=<env> (or several, comma-separated) builds only those stacks: INFRA_STACKS, read by main.py (infra/app.py).
+synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/cdk.tf.json (ENV=<env>: only that one).
+	$(if $(ENV),INFRA_STACKS="$(ENV)" )$(PY) main.py
 
 test: $(PY_STAMP) $(SCAN_STAMP) ## Lint, then the whole test suite (unit, snapshot, pipeline, policy scan).
 	$(BIN)/ruff check .
@@ -67,12 +68,12 @@ cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
 diff: $(NODE_STAMP) ## cdktf diff ENV=<env> (needs Azure credentials).
 	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
 	  { echo "make diff: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
-	$(CDKTF) diff $(ENV)
+	INFRA_STACKS="$(ENV)" $(CDKTF) diff $(ENV)
 
 deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and terraform >= 1.11).
 	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
 	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
-	$(CDKTF) deploy $(ENV)
+	INFRA_STACKS="$(ENV)" $(CDKTF) deploy $(ENV)
 
 bench: $(PY_STAMP) $(NODE_STAMP) ## Synth time per phase and peak memory: stock vs deferred imports, scaling, cdktf CLI.
 	$(PY) -m infra.bench --cli

@@ -83,7 +83,7 @@ def build_plan(environment: str) -> RecoveryPlan:
 
     registry = load_registry()
     registry.get(environment)  # one line naming the known environments when the name is wrong
-    app = build_app(registry)
+    app = build_app(registry, stacks=[environment])  # only this stack: the same one a deploy builds
     stack = app.node.find_child(environment)
     secret_set = getattr(stack, "generated_secrets", None)
     if secret_set is None:
