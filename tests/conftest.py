@@ -1,9 +1,28 @@
-"""Shared fixtures: the registry (cheap) and one synthesis of the whole app per test session (the provider
-imports and the jsii kernel take a few seconds even when deferred, so it happens once)."""
+"""Shared fixtures: the registry (cheap) and the synthesized app, built once per test session and shared.
+
+Two synthesized outputs exist, each built at most once per session, by whichever test process asks first:
+
+- ``synthesized``: the live app (``environments/``, ``versions/``), what the pipelines deploy. Every property
+  check (security invariants, secrets, policy scan, names, tags, helm releases against the release files) reads
+  it, so a version bump that keeps the rules keeps them green.
+- ``fixture_synthesized``: the app built from ``tests/fixtures/environments`` and ``tests/fixtures/versions``,
+  frozen copies. The snapshot tests compare it, so snapshots change only when code changes, never with
+  ``infra versions bump`` or ``infra versions release staging`` (tests/test_version_bump_keeps_main_green.py).
+
+With pytest-xdist (``make test`` runs ``-n``) every worker is its own process: the first to ask synthesizes into
+the session's shared temporary folder under an exclusive file lock, the others wait for the lock and read the
+files. The output is shared read-only: a digest taken when it was written is checked again when each process
+finishes, so a test that changes the shared files fails the run.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,15 +35,21 @@ from infra.registry import Registry, load_registry
 runtime.prepare()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+FIXTURE_ENVIRONMENTS = FIXTURES / "environments"
+FIXTURE_VERSIONS = FIXTURES / "versions"
 
 
 @dataclass
 class Synthesized:
-    """The app as synthesized: ``stacks[name]`` is the parsed cdk.tf.json, ``app`` the construct tree."""
+    """The app as synthesized: ``stacks[name]`` is the parsed cdk.tf.json, ``outdir`` the cdktf.out folder
+    (shared: read it, never write it), ``taggable[name]`` the (resource type, logical id, construct path) of
+    every construct in that stack that ``building_blocks.tags.is_taggable`` accepts, taken from the construct
+    tree when it was built."""
 
-    app: Any
     stacks: dict[str, dict[str, Any]]
     outdir: Path
+    taggable: dict[str, list[tuple[str, str, str]]]
 
     def resources(self, stack: str, resource_type: str) -> dict[str, dict[str, Any]]:
         """The resources of one type in one stack, by logical id ({} when there are none)."""
@@ -36,25 +61,90 @@ class Synthesized:
                 for key, body in self.resources(stack, resource_type).items()]
 
 
+def _taggable(app: Any) -> dict[str, list[tuple[str, str, str]]]:
+    import cdktf
+
+    from building_blocks.tags import is_taggable
+
+    return {stack.node.id: [(node.terraform_resource_type, node.friendly_unique_id, node.node.path)
+                            for node in stack.node.find_all() if is_taggable(node)]
+            for stack in app.node.children if isinstance(stack, cdktf.TerraformStack)}
+
+
+def tree_digest(folder: Path) -> str:
+    """SHA-256 over every file's relative path and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder shared by every process of this session (the xdist controller's basetemp)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, registry: Registry,
+                 versions: Path | None = None) -> Iterator[Synthesized]:
+    """Synthesize ``registry``'s whole app once per session into ``<session root>/synth-<name>`` (under a file
+    lock), then yield it to every process that asks; on teardown, fail if its files were changed."""
+    root = _session_root(tmp_path_factory)
+    folder = root / f"synth-{name}"
+    with open(root / f"synth-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "digest").exists():
+            from infra.app import build_app
+            from infra.versions import load_releases
+
+            partial = root / f"synth-{name}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            app = build_app(registry, outdir=str(partial / "cdktf.out"),
+                            releases=load_releases(registry, versions))
+            app.synth()
+            (partial / "taggable.json").write_text(json.dumps(_taggable(app)))
+            (partial / "digest").write_text(tree_digest(partial / "cdktf.out"))
+            partial.rename(folder)
+    outdir = folder / "cdktf.out"
+    stacks = {stack: json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
+              for stack in registry.stack_names}
+    taggable = {stack: [tuple(entry) for entry in entries]
+                for stack, entries in json.loads((folder / "taggable.json").read_text()).items()}
+    yield Synthesized(stacks=stacks, outdir=outdir, taggable=taggable)
+    assert tree_digest(outdir) == (folder / "digest").read_text(), \
+        f"a test changed the shared synthesized output in {outdir}; copy it before changing anything"
+
+
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     return load_registry()
 
 
 @pytest.fixture(scope="session")
-def synthesized(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    from infra.app import build_app
+def synthesized(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The live app: every environment of environments/ with its release from versions/."""
+    yield from shared_synth(tmp_path_factory, "live", registry)
 
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    app = build_app(registry, outdir=str(outdir))
-    app.synth()
-    stacks = {
-        name: json.loads((outdir / "stacks" / name / "cdk.tf.json").read_text())
-        for name in registry.stack_names
-    }
-    return Synthesized(app=app, stacks=stacks, outdir=outdir)
+
+@pytest.fixture(scope="session")
+def fixture_registry() -> Registry:
+    return load_registry(FIXTURE_ENVIRONMENTS)
+
+
+@pytest.fixture(scope="session")
+def fixture_synthesized(fixture_registry: Registry,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The app of the frozen fixture environments and releases (tests/fixtures): what the snapshots show."""
+    yield from shared_synth(tmp_path_factory, "fixture", fixture_registry, FIXTURE_VERSIONS)
 
 
 def stack_names() -> list[str]:
-    """For parametrize at collection time."""
+    """The live stacks, for parametrize at collection time."""
     return load_registry().stack_names
+
+
+def fixture_stack_names() -> list[str]:
+    """The fixture stacks (tests/fixtures/environments), for parametrize at collection time."""
+    return load_registry(FIXTURE_ENVIRONMENTS).stack_names

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import FIXTURE_ENVIRONMENTS, FIXTURE_VERSIONS, REPO_ROOT
 
 GOOD_DEV = '''from infra.settings import EnvironmentSettings
 
@@ -21,9 +21,11 @@ ENVIRONMENT = EnvironmentSettings(name="dev", kind="dev", address_space="10.10.0
 
 @pytest.fixture
 def environments(tmp_path: Path) -> Path:
-    """A copy of the real environments/ folder that a test may break."""
+    """A copy of the fixture environments (tests/fixtures/environments: a frozen copy of environments/) that a
+    test may break; run_main pairs it with the fixture release files, so neither a live environment change nor
+    a version bump changes what these tests expect."""
     folder = tmp_path / "environments"
-    shutil.copytree(REPO_ROOT / "environments", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(FIXTURE_ENVIRONMENTS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 
@@ -31,9 +33,8 @@ def run_main(environments: Path, *args: str, outdir: Path | None = None, version
              config: Path | None = None, variables: dict[str, str] | None = None,
              ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "INFRA_ENVIRONMENTS_DIR": str(environments),
-           "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out"), **(variables or {})}
-    if versions is not None:
-        env["INFRA_VERSIONS_DIR"] = str(versions)
+           "INFRA_OUTDIR": str(outdir or environments.parent / "cdktf.out"),
+           "INFRA_VERSIONS_DIR": str(versions or FIXTURE_VERSIONS), **(variables or {})}
     if config is not None:
         env["INFRA_PLATFORM_CONFIG"] = str(config)
     env.pop("CDKTF_OUTDIR", None)
@@ -183,9 +184,9 @@ def test_failed_synth_leaves_previous_output_untouched(environments, tmp_path):
 
 @pytest.fixture
 def versions(tmp_path: Path) -> Path:
-    """A copy of the real versions/ folder that a test may break."""
+    """A copy of the fixture release files (tests/fixtures/versions) that a test may break."""
     folder = tmp_path / "versions"
-    shutil.copytree(REPO_ROOT / "versions", folder)
+    shutil.copytree(FIXTURE_VERSIONS, folder)
     return folder
 
 

@@ -1,5 +1,11 @@
 """`infra secrets recover-state`: the dry run through the real console script (no Azure, no Terraform), and
-the real run against stand-in `az` and `terraform` executables that record what they were asked to do."""
+the real run against stand-in `az` and `terraform` executables that record what they were asked to do.
+
+The dry run, the unknown environment and one whole recovery go through the installed console script in a
+fresh process; the other runs call the same entry point (``infra.cli.main``) in this process, with the same
+environment variables and the same stand-in executables on PATH, so they skip the interpreter and jsii kernel
+start-up (which is what a fresh process adds) and test the same code. Every run builds one stack only
+(``build_plan`` selects the environment's stack, infra/app.py)."""
 
 from __future__ import annotations
 
@@ -106,15 +112,43 @@ def calls(env: dict[str, str]) -> list[list[str]]:
 
 
 def run_infra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed console script in a fresh process."""
     return subprocess.run([str(INFRA), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
-def generated(synthesized, env_name: str) -> dict[str, tuple[str, str]]:
+@pytest.fixture
+def run_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """``infra.cli.main`` in this process with exactly the environment ``env`` (as run_infra would get it)."""
+    from infra import cli
+
+    def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            for name in set(os.environ) - set(env):
+                patch.delenv(name)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            patch.chdir(REPO_ROOT)
+            code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess([str(INFRA), *args], code, out, err)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def dev_stack(registry):
+    """The dev stack as a deploy of dev builds it (one stack, through the stack selection)."""
+    from infra.app import build_app
+
+    return build_app(registry, stacks=["dev"]).node.find_child("dev")
+
+
+def generated(dev_stack) -> dict[str, tuple[str, str]]:
     """Secret name → (random address, Key Vault secret address) as the deploy builds them."""
-    stack = synthesized.app.node.find_child(env_name)
     return {name: (s.random_address, s.key_vault_secret_address)
-            for name, s in stack.generated_secrets.secrets.items()}
+            for name, s in dev_stack.generated_secrets.secrets.items()}
 
 
 def vault_name(synthesized, env_name: str) -> str:
@@ -122,12 +156,12 @@ def vault_name(synthesized, env_name: str) -> str:
     return vault["name"]
 
 
-def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(synthesized, fakes):
+def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(synthesized, dev_stack, fakes):
     result = run_infra(fakes, "secrets", "recover-state", "dev", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"key vault: {vault_name(synthesized, 'dev')}" in out
-    for name, (random_address, kv_address) in generated(synthesized, "dev").items():
+    for name, (random_address, kv_address) in generated(dev_stack).items():
         assert f"--name {name}" in out
         assert f"terraform import {random_address} <redacted>" in out
         assert f"terraform import {kv_address} https://" in out
@@ -150,7 +184,7 @@ def prepare_stack_dir(synthesized, env: dict[str, str], env_name: str = "dev") -
     return stack_dir
 
 
-def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(synthesized, fakes):
+def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(synthesized, dev_stack, fakes):
     prepare_stack_dir(synthesized, fakes)
     result = run_infra(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
@@ -158,7 +192,7 @@ def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(syn
         assert value not in result.stdout and value not in result.stderr
     vault = vault_name(synthesized, "dev")
     made = calls(fakes)
-    addresses = generated(synthesized, "dev")
+    addresses = generated(dev_stack)
     for name, (random_address, kv_address) in addresses.items():
         assert ["az", "keyvault", "secret", "show", "--vault-name", vault, "--name", name, "--query",
                 "{id: id, value: value, contentType: contentType}", "--output", "json"] in made
@@ -181,20 +215,20 @@ def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(syn
         assert attributes.get("result", attributes.get("base64")) == VALUES[name]
 
 
-def test_a_second_run_skips_what_is_in_state_and_pushes_nothing(synthesized, fakes):
+def test_a_second_run_skips_what_is_in_state_and_pushes_nothing(synthesized, fakes, run_here):
     prepare_stack_dir(synthesized, fakes)
-    assert run_infra(fakes, "secrets", "recover-state", "dev").returncode == 0
+    assert run_here(fakes, "secrets", "recover-state", "dev").returncode == 0
     Path(fakes["FAKE_LOG"]).unlink()
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("already in state, skipped") == len(SECRET_NAMES)
     assert [c[:3] for c in calls(fakes)] == [["terraform", "state", "list"], ["terraform", "state", "pull"]]
 
 
-def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synthesized, fakes):
+def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synthesized, fakes, run_here):
     prepare_stack_dir(synthesized, fakes)
     fakes["FAKE_VALUES"] = json.dumps({**VALUES, "postgres-admin-password": "too-short-hunter2"})
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: postgres-admin-password: the Key Vault value has 17 characters, "
                                      "the policy makes 40; importing it would make the next deploy replace "
@@ -203,21 +237,21 @@ def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synt
     assert not any(c[:2] == ["terraform", "import"] for c in calls(fakes))
 
 
-def test_recovery_needs_an_initialized_stack_directory(fakes):
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+def test_recovery_needs_an_initialized_stack_directory(fakes, run_here):
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "cdk.tf.json not found; run `make synth`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert calls(fakes) == []
 
 
-def test_terraform_debug_logging_is_switched_off_for_the_imports(synthesized, fakes, tmp_path):
+def test_terraform_debug_logging_is_switched_off_for_the_imports(synthesized, fakes, tmp_path, run_here):
     """TF_LOG would make Terraform write import ids (the values) into its log."""
     prepare_stack_dir(synthesized, fakes)
     probe = tmp_path / "bin" / "terraform"
     probe.write_text(probe.read_text().replace(
         "args = sys.argv[1:]", "args = sys.argv[1:]\nassert 'TF_LOG' not in os.environ, 'TF_LOG leaked'"))
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
 
 

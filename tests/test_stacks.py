@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 
-import cdktf
-
-from building_blocks.tags import is_taggable
 from infra.stacks import TERRAFORM_REQUIRED_VERSION, BootstrapStack
 from infra.state import state_account
 
@@ -65,19 +62,17 @@ def test_terraform_version_is_pinned_in_every_stack(synthesized):
 
 
 def test_every_taggable_azure_resource_carries_the_standard_tags(synthesized, registry):
+    """``synthesized.taggable``: every construct of each stack's tree that ``is_taggable`` accepts, recorded
+    when the shared output was built (tests/conftest.py)."""
+    assert set(synthesized.taggable) == set(synthesized.stacks)
     checked = 0
-    for stack in synthesized.app.node.children:
-        if not isinstance(stack, cdktf.TerraformStack):
-            continue
-        name = stack.node.id
+    for name, taggable in synthesized.taggable.items():
         expected_environment = "mgmt" if name == "bootstrap" else name
         extra = {} if name == "bootstrap" else dict(registry.get(name).extra_tags)
-        for node in stack.node.find_all():
-            if not is_taggable(node):
-                continue
-            body = synthesized.stacks[name]["resource"][node.terraform_resource_type][node.friendly_unique_id]
+        for resource_type, logical_id, path in taggable:
+            body = synthesized.stacks[name]["resource"][resource_type][logical_id]
             tags = body.get("tags", {})
-            assert set(tags) >= BASE_TAGS, f"{name} {node.node.path}: {tags}"
+            assert set(tags) >= BASE_TAGS, f"{name} {path}: {tags}"
             assert tags["environment"] == expected_environment
             assert tags["managed-by"] == "cdktf"
             assert extra.items() <= tags.items()

@@ -1,6 +1,8 @@
-"""`infra versions ...` through the installed console script (.venv/bin/infra), on a copy of versions/.
+"""`infra versions ...` through the installed console script (.venv/bin/infra), on a copy of the fixture
+version files (tests/fixtures/versions: a frozen copy of versions/, so `infra versions bump` on the live files
+never changes what these tests expect).
 
-GIVEN a copy of the committed version files (in a temporary git repository for rollback), WHEN a command runs,
+GIVEN a copy of the fixture version files (in a temporary git repository for rollback), WHEN a command runs,
 THEN it prints what it did and changes exactly one file keeping its comments, or it fails with one line, a
 non-zero exit, no traceback, and every file byte-for-byte unchanged.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.versions.files import VERSIONS_DIR
+from tests.conftest import FIXTURE_VERSIONS
 
 INFRA = Path(sys.executable).with_name("infra")
 
@@ -80,7 +82,7 @@ class Workspace:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    shutil.copytree(VERSIONS_DIR, tmp_path / "versions")
+    shutil.copytree(FIXTURE_VERSIONS, tmp_path / "versions")
     return Workspace(tmp_path)
 
 

@@ -1,7 +1,9 @@
 """Component versions in process: the rules, the committed files, resolution, the loader's errors.
 
-GIVEN a versions directory (the committed one, or a modified copy), WHEN it is loaded, THEN the resolved
-releases are exact, or loading fails with one line naming the file and the entry.
+GIVEN a versions directory (the committed one, the fixture one, or a modified copy of the fixture), WHEN it is
+loaded, THEN the resolved releases are exact, or loading fails with one line naming the file and the entry.
+Tests that expect particular versions or relations between particular files read tests/fixtures/versions (a
+frozen copy), so a version bump in versions/ leaves them green; "the committed files" checks the live ones.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from infra.versions import check_registry, load_catalog, load_release, load_rele
 from infra.versions.files import VERSIONS_DIR, parse_text, render, write_atomic
 from infra.versions.model import OWN_KINDS, is_exact_version, version_key
 from infra.versions.resolve import Loader
+from tests.conftest import FIXTURE_VERSIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the committed versions directory; messages show it as versions/..."""
+    """A private copy of the fixture versions directory; messages show it as versions/..."""
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "versions"
-    shutil.copytree(VERSIONS_DIR, target)
+    shutil.copytree(FIXTURE_VERSIONS, target)
     return target
 
 
@@ -106,8 +109,8 @@ def test_every_committed_version_is_exact_and_own_components_name_their_image(re
 
 
 def test_dev_runs_the_catalog_latest_of_each_listed_component() -> None:
-    catalog = load_catalog()
-    dev = load_release("dev")
+    catalog = load_catalog(FIXTURE_VERSIONS)
+    dev = load_release("dev", FIXTURE_VERSIONS)
     assert dev.follows == "catalog"
     assert dev.as_mapping() == {name: catalog.components[name].version for name in dev.components}
     assert all(c.source == "catalog" for c in dev.components.values())
@@ -115,7 +118,8 @@ def test_dev_runs_the_catalog_latest_of_each_listed_component() -> None:
 
 
 def test_enterprise_contoso_runs_production_weu_plus_its_integration() -> None:
-    production, contoso = load_release("production-weu"), load_release("enterprise-contoso")
+    production = load_release("production-weu", FIXTURE_VERSIONS)
+    contoso = load_release("enterprise-contoso", FIXTURE_VERSIONS)
     assert contoso.follows == "production-weu"
     assert contoso.as_mapping() == {**production.as_mapping(), "sso-bridge": "0.9.3"}
     assert contoso.components["sso-bridge"].kind == "integration"
@@ -124,26 +128,26 @@ def test_enterprise_contoso_runs_production_weu_plus_its_integration() -> None:
 
 
 def test_onprem_runs_staging_without_external_dns() -> None:
-    staging, onprem = load_release("staging"), load_release("onprem")
+    staging, onprem = load_release("staging", FIXTURE_VERSIONS), load_release("onprem", FIXTURE_VERSIONS)
     expected = {k: v for k, v in staging.as_mapping().items() if k != "external-dns"}
     assert onprem.as_mapping() == expected
     assert not any(c.locked for c in onprem.components.values())  # locks belong to staging's file
 
 
 def test_production_regions_run_the_same_release() -> None:
-    weu, neu = load_release("production-weu"), load_release("production-neu")
+    weu, neu = load_release("production-weu", FIXTURE_VERSIONS), load_release("production-neu", FIXTURE_VERSIONS)
     assert [c.pin for c in weu.components.values()] == [c.pin for c in neu.components.values()]
 
 
 def test_staging_locks_cert_manager() -> None:
-    staging = load_release("staging")
+    staging = load_release("staging", FIXTURE_VERSIONS)
     assert staging.locked == frozenset({"cert-manager"})
     assert staging.components["cert-manager"].locked
     assert not staging.components["api"].locked
 
 
 def test_as_mapping_keeps_release_file_order_and_image_tags_only_where_set() -> None:
-    staging = load_release("staging")
+    staging = load_release("staging", FIXTURE_VERSIONS)
     assert list(staging.as_mapping()) == [
         "ingress-nginx",
         "cert-manager",
@@ -163,7 +167,7 @@ def test_committed_files_round_trip_byte_for_byte(path: Path) -> None:
 
 
 def test_repository_for_fills_the_registry_placeholder_only() -> None:
-    staging = load_release("staging")
+    staging = load_release("staging", FIXTURE_VERSIONS)
     api = staging.components["api"]
     assert api.uses_registry
     assert api.repository_for("crnwtdev1a2b.azurecr.io") == "oci://crnwtdev1a2b.azurecr.io/helm"
@@ -338,20 +342,20 @@ def test_catalog_bad_repository(versions: Path) -> None:
     assert "components.cert-manager.repository = 'http://charts.jetstack.io'" in load_error(versions, "dev")
 
 
-def test_registry_cross_checks(versions: Path, registry: Registry) -> None:
+def test_registry_cross_checks(versions: Path, fixture_registry: Registry) -> None:
     (versions / "releases/onprem.yaml").unlink()
     with pytest.raises(
         ConfigError, match=r"environment 'onprem' has no release file versions/releases/onprem\.yaml"
     ):
-        check_registry(Loader(versions).releases(), registry, versions)
+        check_registry(Loader(versions).releases(), fixture_registry, versions)
 
 
-def test_integrations_only_in_enterprise_environments(versions: Path, registry: Registry) -> None:
+def test_integrations_only_in_enterprise_environments(versions: Path, fixture_registry: Registry) -> None:
     (versions / "releases/onprem.yaml").write_text(
         "follows: staging\ncomponents:\n  sso-bridge: {version: 0.9.3, image_tag: 0.9.3}\n"
     )
     with pytest.raises(ConfigError, match="runs integration 'sso-bridge' in external environment 'onprem'"):
-        check_registry(Loader(versions).releases(), registry, versions)
+        check_registry(Loader(versions).releases(), fixture_registry, versions)
 
 
 # --- atomic writes -----------------------------------------------------------------------------------------
