@@ -49,9 +49,13 @@ setup: $(PY_STAMP) ## Create .venv and install the locked Python packages (and N
 synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/cdk.tf.json (ENV=<env>: only that one).
 	$(if $(ENV),INFRA_STACKS="$(ENV)" )$(PY) main.py
 
-test: $(PY_STAMP) $(SCAN_STAMP) ## Lint, then the whole test suite (unit, snapshot, pipeline, policy scan).
+# pytest-xdist: one test process per core, at most 4 (each runs its own jsii kernel, about 1 GiB with the whole app
+# built); TEST_WORKERS=0 runs everything in one process. The shared fixtures synthesize once per run (tests/conftest.py).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+
+test: $(PY_STAMP) $(SCAN_STAMP) ## Lint, then the whole test suite (unit, snapshot, pipeline, policy scan), in parallel.
 	$(BIN)/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load
 
 lint: $(PY_STAMP) ## ruff over the whole repository.
 	$(BIN)/ruff check .

@@ -24,7 +24,8 @@ def test_bad_rotation_is_one_line(environments, rotation, fragment, allowed):  #
 
 
 def test_a_valid_rotation_synthesizes(environments, tmp_path):  # noqa: F811
+    """Only dev's stack is built (INFRA_STACKS): the rotation is dev's, and every definition is still loaded."""
     replace_in(environments / "dev.py", 'kind="dev",', 'kind="dev", secret_rotation={"service-api-key": 3},')
-    result = run_main(environments, outdir=tmp_path / "out")
+    result = run_main(environments, outdir=tmp_path / "out", variables={"INFRA_STACKS": "dev"})
     assert result.returncode == 0, result.stderr
     assert '"rotation": "3"' in (tmp_path / "out" / "stacks" / "dev" / "cdk.tf.json").read_text()
