@@ -50,12 +50,14 @@ synth: $(PY_STAMP) ## Synthesize every environment into cdktf.out/stacks/<env>/c
 	$(if $(ENV),INFRA_STACKS="$(ENV)" )$(PY) main.py
 
 # pytest-xdist: one test process per core, at most 4 (each runs its own jsii kernel, about 1 GiB with the whole app
-# built); TEST_WORKERS=0 runs everything in one process. The shared fixtures synthesize once per run (tests/conftest.py).
+# built); TEST_WORKERS=0 runs everything in one process. The shared fixtures build once per run, whichever worker
+# asks first (tests/conftest.py), so --dist worksteal can balance every test freely (an idle worker takes half of
+# another's queue).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
 
 test: $(PY_STAMP) $(SCAN_STAMP) ## Lint, then the whole test suite (unit, snapshot, pipeline, policy scan), in parallel.
 	$(BIN)/ruff check .
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist load
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(PY_STAMP) ## ruff over the whole repository.
 	$(BIN)/ruff check .

@@ -7,6 +7,11 @@ anything, so the list cannot rot), 2 on bad input. ``tests/test_policy_scan.py``
 checkov runs from its own venv (``.venv-scan``, locked in ``requirements-scan.lock``: its pins conflict with the
 test tools), offline: ``BC_SKIP_MAPPING=TRUE``, ``--skip-download``, ``--framework terraform_json``.
 
+Parallel: the stacks of one synthesized output are split into batches of about equal size, one checkov process
+per batch, as many at once as there are cores (at most 8; ``INFRA_SCAN_WORKERS`` overrides). Each process pays
+checkov's start-up (about 2 s of CPU) once, so a batch per core beats a process per stack; checkov's own worker
+pool (``CHECKOV_WORKERS_NUMBER``) gets the cores left per process.
+
 One adaptation, and only one: checkov 3.3.30's terraform_json parser raises "this method receives only dicts"
 on a string-valued ``terraform.required_version`` and then reports *nothing* for the whole file. The scanned copy
 of each stack drops that one key (no checkov check reads it; ``tests/test_stacks.py`` asserts it is pinned).
@@ -15,6 +20,7 @@ Any other parsing error fails the gate.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
@@ -31,6 +37,8 @@ from infra.platform_config import REPO_ROOT
 
 SKIPS_FILE = REPO_ROOT / "security" / "checkov-skips.yaml"
 CHECKOV = Path(os.environ.get("INFRA_CHECKOV", REPO_ROOT / ".venv-scan" / "bin" / "checkov"))
+WORKERS_VARIABLE = "INFRA_SCAN_WORKERS"
+MAX_WORKERS = 8
 _CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 ALL = "*"
 
@@ -129,26 +137,79 @@ def _resource_address(stack: dict[str, Any], checkov_resource: str) -> str:
     return checkov_resource
 
 
-def run_checkov(stacks_dir: Path, names: list[str], skips: list[Skip]) -> dict[str, StackResult]:
-    """Scan every stack in ``stacks_dir`` (``cdktf.out/stacks``) and sort findings into failed and skipped."""
+def scan_workers(stacks: int) -> int:
+    """How many checkov processes run at once: ``$INFRA_SCAN_WORKERS``, else one per core (at most
+    ``MAX_WORKERS``), never more than there are stacks."""
+    text = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if text and not (text.isdigit() and int(text) >= 1):
+        raise ConfigError(f"{WORKERS_VARIABLE}={text!r}; allowed: a whole number ≥ 1, or unset (one per core)")
+    wanted = int(text) if text else min(os.cpu_count() or 1, MAX_WORKERS)
+    return max(1, min(wanted, stacks))
+
+
+def batches(sizes: dict[str, int], count: int) -> list[list[str]]:
+    """``sizes`` (stack → bytes) split into ``count`` batches of about equal total size: largest stack first,
+    each into the lightest batch so far; every batch in ``sizes`` order, empty batches dropped."""
+    loads = [0] * count
+    members: list[list[str]] = [[] for _ in range(count)]
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        lightest = loads.index(min(loads))
+        loads[lightest] += sizes[name]
+        members[lightest].append(name)
+    order = list(sizes)
+    return [sorted(batch, key=order.index) for batch in members if batch]
+
+
+def _reports(folders: list[Path], workers: int) -> list[dict[str, Any]]:
+    """Start one checkov per folder, all at once, and return their JSON reports."""
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
+           "LOG_LEVEL": "ERROR", "CHECKOV_WORKERS_NUMBER": str(max(1, (os.cpu_count() or 1) // workers))}
+    with contextlib.ExitStack() as files:
+        running = []
+        for folder in folders:
+            stdout = files.enter_context(tempfile.TemporaryFile("w+"))
+            stderr = files.enter_context(tempfile.TemporaryFile("w+"))
+            command = [str(CHECKOV), "-d", str(folder), "--framework", "terraform_json", "--skip-download",
+                       "-o", "json", "--soft-fail"]
+            process = files.enter_context(subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True,
+                                                           env=env))
+            running.append((process, stdout, stderr))
+        reports: list[dict[str, Any]] = []
+        for process, stdout, stderr in running:
+            try:
+                code = process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            stdout.seek(0)
+            stderr.seek(0)
+            try:
+                report = json.loads(stdout.read())
+            except json.JSONDecodeError:
+                tail = (stderr.read().strip().splitlines() or ["no output"])[-1]
+                raise ConfigError(f"checkov produced no JSON report (exit {code}): {tail}") from None
+            reports += report if isinstance(report, list) else [report]
+    return reports
+
+
+def run_checkov(stacks_dir: Path, names: list[str], skips: list[Skip],
+                workers: int | None = None) -> dict[str, StackResult]:
+    """Scan every stack in ``stacks_dir`` (``cdktf.out/stacks``) and sort findings into failed and skipped;
+    ``workers`` checkov processes at once (default :func:`scan_workers`), each over one batch of stacks."""
     if not CHECKOV.exists():
         raise ConfigError(f"{CHECKOV}: checkov not installed; run `make scan` or `make test` (they install it)")
+    workers = max(1, min(workers or scan_workers(len(names)), len(names)))
     results: dict[str, StackResult] = {name: StackResult() for name in names}
     with tempfile.TemporaryDirectory(prefix="checkov-") as tmp:
-        stacks = {name: _scannable_copy(stacks_dir / name / "cdk.tf.json", Path(tmp) / name) for name in names}
-        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false",
-               "LOG_LEVEL": "ERROR"}
-        completed = subprocess.run(
-            [str(CHECKOV), "-d", tmp, "--framework", "terraform_json", "--skip-download", "-o", "json",
-             "--soft-fail"],
-            capture_output=True, text=True, env=env, timeout=600, check=False)
-        try:
-            report = json.loads(completed.stdout)
-        except json.JSONDecodeError:
-            tail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ConfigError(f"checkov produced no JSON report (exit {completed.returncode}): {tail}") from None
-        reports = report if isinstance(report, list) else [report]
-        for part in reports:
+        sizes = {name: (stacks_dir / name / "cdk.tf.json").stat().st_size for name in names}
+        stacks: dict[str, dict[str, Any]] = {}
+        folders = []
+        for number, batch in enumerate(batches(sizes, workers)):
+            folder = Path(tmp) / f"batch-{number}"
+            for name in batch:
+                stacks[name] = _scannable_copy(stacks_dir / name / "cdk.tf.json", folder / name)
+            folders.append(folder)
+        for part in _reports(folders, workers):
             for outcome in ("passed_checks", "failed_checks"):
                 for check in part.get("results", {}).get(outcome, []):
                     name = Path(check["file_abs_path"]).parent.name
@@ -185,12 +246,13 @@ def table(results: dict[str, StackResult]) -> str:
 
 
 def main() -> int:
-    from infra.app import OUTDIR, synth
+    from infra.app import OUTDIR, OUTDIR_VARIABLE, synth
 
     try:
-        names = synth()
+        # Every stack, whatever INFRA_STACKS says: the skip list and its staleness check cover them all.
+        names = synth(stacks=[])
         skips = load_skips(environments=names)
-        results = run_checkov(OUTDIR / "stacks", names, skips)
+        results = run_checkov(Path(os.environ.get(OUTDIR_VARIABLE) or OUTDIR) / "stacks", names, skips)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -11,8 +11,9 @@ Two synthesized outputs exist, each built at most once per session, by whichever
 
 With pytest-xdist (``make test`` runs ``-n``) every worker is its own process: the first to ask synthesizes into
 the session's shared temporary folder under an exclusive file lock, the others wait for the lock and read the
-files. The output is shared read-only: a digest taken when it was written is checked again when each process
-finishes, so a test that changes the shared files fails the run.
+files (:func:`shared`; the policy scan shares its checkov results the same way). The output is shared
+read-only: a digest taken when it was written is checked again when each process finishes, so a test that
+changes the shared files fails the run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,27 +87,37 @@ def _session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, registry: Registry,
-                 versions: Path | None = None) -> Iterator[Synthesized]:
-    """Synthesize ``registry``'s whole app once per session into ``<session root>/synth-<name>`` (under a file
-    lock), then yield it to every process that asks; on teardown, fail if its files were changed."""
+def shared(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``<session root>/<name>``, made once per session by ``build(folder)`` under an exclusive file lock: the
+    first process to ask builds it, every other one waits for the lock and gets the finished folder."""
     root = _session_root(tmp_path_factory)
-    folder = root / f"synth-{name}"
-    with open(root / f"synth-{name}.lock", "w") as lock:
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "digest").exists():
-            from infra.app import build_app
-            from infra.versions import load_releases
-
-            partial = root / f"synth-{name}.partial"
+        if not folder.exists():
+            partial = root / f"{name}.partial"
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
-            app = build_app(registry, outdir=str(partial / "cdktf.out"),
-                            releases=load_releases(registry, versions))
-            app.synth()
-            (partial / "taggable.json").write_text(json.dumps(_taggable(app)))
-            (partial / "digest").write_text(tree_digest(partial / "cdktf.out"))
+            build(partial)
             partial.rename(folder)
+    return folder
+
+
+def shared_synth(tmp_path_factory: pytest.TempPathFactory, name: str, registry: Registry,
+                 versions: Path | None = None) -> Iterator[Synthesized]:
+    """Synthesize ``registry``'s whole app once per session into ``<session root>/synth-<name>``, then yield it
+    to every process that asks; on teardown, fail if its files were changed."""
+
+    def build(partial: Path) -> None:
+        from infra.app import build_app
+        from infra.versions import load_releases
+
+        app = build_app(registry, outdir=str(partial / "cdktf.out"), releases=load_releases(registry, versions))
+        app.synth()
+        (partial / "taggable.json").write_text(json.dumps(_taggable(app)))
+        (partial / "digest").write_text(tree_digest(partial / "cdktf.out"))
+
+    folder = shared(tmp_path_factory, f"synth-{name}", build)
     outdir = folder / "cdktf.out"
     stacks = {stack: json.loads((outdir / "stacks" / stack / "cdk.tf.json").read_text())
               for stack in registry.stack_names}

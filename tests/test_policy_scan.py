@@ -3,16 +3,35 @@ list, no stale skip, no parsing error."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pytest
 
 from infra import scan
 from infra.errors import ConfigError
+from tests.conftest import shared
 
 
 @pytest.fixture(scope="session")
-def results(synthesized, registry):
+def results(synthesized, registry, tmp_path_factory):
+    """One scan of the shared synthesized output per session, in two checkov processes (batches), so the gate
+    also covers merging the reports of parallel runs; with pytest-xdist the first worker to ask scans, the
+    others read its results (tests/conftest.py ``shared``)."""
     skips = scan.load_skips(environments=registry.stack_names)
-    return scan.run_checkov(synthesized.outdir / "stacks", registry.stack_names, skips), skips
+
+    def build(folder: Path) -> None:
+        found = scan.run_checkov(synthesized.outdir / "stacks", registry.stack_names, skips, workers=2)
+        (folder / "results.json").write_text(json.dumps({name: dataclasses.asdict(r) for name, r in found.items()}))
+
+    folder = shared(tmp_path_factory, "checkov", build)
+    stored = json.loads((folder / "results.json").read_text())
+    found = {name: scan.StackResult(passed=r["passed"], parsing_errors=r["parsing_errors"],
+                                    failed=[scan.Finding(**f) for f in r["failed"]],
+                                    skipped=[scan.Finding(**f) for f in r["skipped"]])
+             for name, r in stored.items()}
+    return found, skips
 
 
 def test_checkov_reports_no_failure_outside_the_skip_list(results):
@@ -60,3 +79,25 @@ def test_bad_skip_entries_are_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         scan.load_skips(path, environments=["dev", "staging"])
+
+
+@pytest.mark.parametrize(("count", "expected"), [
+    (1, [["a", "b", "c", "d"]]),
+    (2, [["a", "d"], ["b", "c"]]),      # 10 + 1 and 5 + 5: largest first, each into the lightest batch
+    (3, [["a"], ["b", "d"], ["c"]]),
+    (9, [["a"], ["b"], ["c"], ["d"]]),  # never an empty batch
+])
+def test_stacks_are_split_into_batches_of_about_equal_size(count, expected):
+    assert scan.batches({"a": 10, "b": 5, "c": 5, "d": 1}, count) == expected
+
+
+def test_scan_workers_follow_the_cores_the_variable_and_the_stack_count(monkeypatch):
+    monkeypatch.delenv(scan.WORKERS_VARIABLE, raising=False)
+    monkeypatch.setattr(scan.os, "cpu_count", lambda: 16)
+    assert scan.scan_workers(50) == scan.MAX_WORKERS
+    assert scan.scan_workers(3) == 3
+    monkeypatch.setenv(scan.WORKERS_VARIABLE, "2")
+    assert scan.scan_workers(50) == 2
+    monkeypatch.setenv(scan.WORKERS_VARIABLE, "lots")
+    with pytest.raises(ConfigError, match=r"^INFRA_SCAN_WORKERS='lots'; allowed: a whole number ≥ 1, or unset"):
+        scan.scan_workers(7)
