@@ -1,4 +1,4 @@
-"""``make bench``: how long a whole synth takes and how much memory it needs, as numbers (it asserts nothing).
+"""``make bench``: how long a synth takes and how much memory it needs, as numbers (it asserts nothing).
 
 1. Import modes, side by side: ``--runs`` rounds (default 3), each synthesizing every environment once with
    the stock eager provider imports (``INFRA_EAGER_IMPORTS=1``) and once with deferred submodule imports (the
@@ -7,15 +7,23 @@
    shutdown) — and in total: the median over the rounds; peak RSS of the whole process tree (Python and the
    jsii Node process, sampled from /proc every 20 ms, Linux) and of Python alone: the maximum. The outputs of
    both modes are compared byte for byte.
-2. Scaling, deferred imports: the real environments plus N generated customer environments (``--scale``,
-   default 1,10,50), each an ``enterprise`` environment with its own integration and release file, in a
-   temporary copy of ``environments/`` and ``versions/``; the marginal cost per environment is the least-squares
-   slope over N.
+2. Scaling, deferred imports: the real environments plus G generated customer environments (``--scale``,
+   default 0,50,500; 0 = the 7 real stacks), each an ``enterprise`` environment with its own integration and
+   release file, in a temporary copy of ``environments/`` and ``versions/``. At each point: a synth of every
+   stack and a synth of one selected stack (``--select``, default dev, through ``INFRA_STACKS``: every
+   definition is still loaded and cross-checked); the marginal cost per environment of each is the
+   least-squares slope over the number of stacks.
 3. With ``--cli`` (``make bench`` passes it): the real cdktf CLI, ``node_modules/.bin/cdktf synth``, in both
    modes, ``--runs`` rounds: total wall time and peak RSS of the whole tree (Node CLI, Python app, jsii kernel).
+4. With ``--make-test`` / ``--make-scan`` / ``--fresh-clone`` (``make bench`` passes them): wall time and peak
+   tree RSS of ``make test`` in this checkout (warm: venvs installed, caches full), of ``make scan``, and of
+   ``make test`` in a fresh ``git clone`` of HEAD whose venvs were built first (not timed).
+
+Goals it reports against, never asserts: one selected environment at the largest scaling point within 10% of
+the smallest; warm ``make test`` ≤ 60 s; ``make scan`` ≤ 30 s.
 
 Prints a table and writes the same figures as JSON (``--json``, default ``bench-results.json``), plus every run's own
-wall time, phases and peak RSS under ``samples``.
+wall time, phases and peak RSS under ``samples``. A quick look: ``python -m infra.bench --runs 1 --scale 0,10``.
 """
 
 from __future__ import annotations
@@ -32,19 +40,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infra.app import OUTDIR_VARIABLE, STACKS_VARIABLE
 from infra.cli import OneLineParser
 from infra.lazy_providers import EAGER_VARIABLE
 from infra.platform_config import REPO_ROOT
-from infra.registry import ENVIRONMENTS_DIR, ENVIRONMENTS_DIR_VARIABLE
+from infra.registry import ENVIRONMENTS_DIR, ENVIRONMENTS_DIR_VARIABLE, load_registry
 from infra.versions.files import VERSIONS_DIR, VERSIONS_DIR_VARIABLE
 
 PHASES = ("startup", "config", "imports", "construct", "synth", "exit")
 MODES = {"eager": "1", "deferred": "0"}  # label -> INFRA_EAGER_IMPORTS
 DEFAULT_JSON = REPO_ROOT / "bench-results.json"
-# Generated customers get 10.100.0.0/16 upwards: clear of the real environments (10.10-10.40).
+# Generated customers get a /20 each from 10.100.0.0 upwards (16 per second octet): clear of the real
+# environments (10.10-10.40), room for MAX_GENERATED.
 FIRST_GENERATED_OCTET = 100
-MAX_GENERATED = 150
+MAX_GENERATED = 500
+DEFAULT_SCALE = [0, 50, 500]
+DEFAULT_SELECTED = "dev"
 CDKTF_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdktf"
+# The goals the report states (never asserted): selected-at-largest / selected-at-smallest, and two walls (s).
+SELECTED_GROWTH_GOAL = 1.10
+MAKE_TEST_GOAL_S = 60.0
+MAKE_SCAN_GOAL_S = 30.0
 
 
 def _tree_rss_kib(root: int) -> int:
@@ -118,6 +134,22 @@ def measure_synth(env: dict[str, str], outdir: Path) -> dict[str, Any]:
     }
 
 
+def measure_make(target: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """One ``make <target>`` in ``cwd``: wall (s), peak RSS of the whole tree (MiB), exit code, last line."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        spawned = time.time()
+        process = subprocess.Popen(["make", "--no-print-directory", target], cwd=cwd, env=env, stdout=stdout,
+                                   stderr=stderr)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, _tree_rss_kib(process.pid))
+            time.sleep(0.1)
+        ended = time.time()
+        last = _last_line(stdout if process.returncode == 0 else stderr)
+    return {"wall_s": ended - spawned, "peak_rss_mib": peak / 1024, "exit_code": process.returncode,
+            "last_line": last}
+
+
 def _walls(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Run count, wall time min / median / max and the highest peak RSS of some runs."""
     walls = [run["wall_s"] for run in runs]
@@ -144,6 +176,12 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def generated_address_space(index: int) -> str:
+    """The /20 of generated customer number ``index`` (1-based)."""
+    offset = index - 1
+    return f"10.{FIRST_GENERATED_OCTET + offset // 16}.{offset % 16 * 16}.0/20"
+
+
 def generated_customer(index: int) -> tuple[str, str, str]:
     """(environment file name, its source, its release file) of generated customer number ``index`` (1-based)."""
     name = f"customer-{index:03d}"
@@ -155,7 +193,7 @@ ENVIRONMENT = EnvironmentSettings(
     kind="enterprise",
     short_name="cust{index:03d}",
     subscription="enterprise",
-    address_space="10.{FIRST_GENERATED_OCTET + index - 1}.0.0/16",
+    address_space="{generated_address_space(index)}",
     release_from="production-weu",
     api_server_authorized_ip_ranges=("203.0.113.0/24",),
     extra_tags={{"customer": "{name}"}},
@@ -190,14 +228,14 @@ def _slope(xs: list[float], ys: list[float]) -> float | None:
             / sum((x - mean_x) ** 2 for x in xs))
 
 
-def _positive_counts(text: str) -> list[int]:
+def _customer_counts(text: str) -> list[int]:
     try:
         counts = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
         counts = []
-    if not counts or not all(1 <= count <= MAX_GENERATED for count in counts):
-        raise argparse.ArgumentTypeError(f"{text!r}: allowed: comma-separated whole numbers from 1 to "
-                                         f"{MAX_GENERATED}, e.g. 1,10,50")
+    if not counts or not all(0 <= count <= MAX_GENERATED for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: comma-separated whole numbers from 0 to "
+                                         f"{MAX_GENERATED}, e.g. 0,50,500")
     return counts
 
 
@@ -211,20 +249,77 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m infra.bench", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=_positive, default=3, help="rounds of eager + deferred (default 3)")
-    parser.add_argument("--scale", type=_positive_counts, default=[1, 10, 50],
-                        help="generated customer counts for the scaling runs (default 1,10,50)")
-    parser.add_argument("--scale-runs", type=_positive, default=1, help="runs per scaling point (default 1)")
+    parser.add_argument("--scale", type=_customer_counts, default=DEFAULT_SCALE,
+                        help="generated customer counts for the scaling runs, 0 = the real environments only "
+                             "(default 0,50,500; 500 takes minutes and about 3 GiB)")
+    parser.add_argument("--scale-runs", type=_positive, default=1,
+                        help="runs per scaling point, all stacks and the selected one each (default 1)")
+    parser.add_argument("--select", default=DEFAULT_SELECTED,
+                        help=f"the one environment synthesized alone at each scaling point (default "
+                             f"{DEFAULT_SELECTED})")
     parser.add_argument("--cli", action="store_true",
                         help="also time the real `cdktf synth` in both modes (needs node_modules/.bin/cdktf, "
                              "which make bench installs)")
+    parser.add_argument("--make-test", action="store_true", help="also time `make test` in this checkout")
+    parser.add_argument("--make-scan", action="store_true", help="also time `make scan`")
+    parser.add_argument("--fresh-clone", action="store_true",
+                        help="also time `make test` in a fresh git clone of HEAD (its venvs are built first, "
+                             "untimed: minutes)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"JSON output (default {DEFAULT_JSON.name})")
     return parser
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _prepare(checkout: Path, env: dict[str, str]) -> None:
+    """Build what ``make test`` and ``make scan`` install (both venvs) before timing them: a no-op when done."""
+    result = subprocess.run(["make", "--no-print-directory", "setup", ".venv-scan/.installed"], cwd=checkout,
+                            env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"error: make setup in {checkout} failed with exit code {result.returncode}: "
+                         f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+
+
+def _fresh_clone(tmp: Path, env: dict[str, str]) -> Path:
+    """A ``git clone`` of HEAD with its venvs built, next to a link to ``../shared`` as the checkout has it."""
+    clone = tmp / "fresh" / REPO_ROOT.name
+    clone.parent.mkdir()
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(clone)], check=True)
+    shared = REPO_ROOT.parent / "shared"
+    if shared.exists():
+        (clone.parent / "shared").symlink_to(shared.resolve())
+    _prepare(clone, env)
+    return clone
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The goals the report states, each with its measured value (None when not measured) and whether it is
+    met; nothing here is asserted."""
+    found: list[dict[str, Any]] = []
+    points = results.get("scaling", {}).get("points", [])
+    if len(points) >= 2:
+        small, large = points[0], points[-1]
+        ratio = large["selected"]["wall_s"]["median"] / small["selected"]["wall_s"]["median"]
+        found.append({"goal": f"one selected environment with {large['stacks']} stacks within 10% of "
+                              f"{small['stacks']} stacks", "value": ratio, "target": SELECTED_GROWTH_GOAL,
+                      "unit": "x", "met": ratio <= SELECTED_GROWTH_GOAL})
+    warm = results.get("make_test", {}).get("warm")
+    scan = results.get("make_scan")
+    for label, measured, target in (("warm make test", warm, MAKE_TEST_GOAL_S),
+                                    ("make scan", scan, MAKE_SCAN_GOAL_S)):
+        value = measured["wall_s"] if measured and measured["exit_code"] == 0 else None
+        found.append({"goal": f"{label} <= {target:.0f} s", "value": value, "target": target, "unit": "s",
+                      "met": None if value is None else value <= target})
+    return found
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     python_dir = str(Path(sys.executable).parent)
     base = {**os.environ, "PATH": f"{python_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     base.pop("CDKTF_OUTDIR", None)
+    base.pop(STACKS_VARIABLE, None)
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform},
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -254,20 +349,44 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             environments, versions = scaled_tree(root, customers)
             env = {**base, EAGER_VARIABLE: "0", ENVIRONMENTS_DIR_VARIABLE: str(environments),
                    VERSIONS_DIR_VARIABLE: str(versions)}
-            samples = [measure_synth(env, root / f"out-{i}") for i in range(args.scale_runs)]
-            points.append({"customers": customers, **_summary(samples)})
+            every = [measure_synth(env, root / f"all-{i}") for i in range(args.scale_runs)]
+            selected = [measure_synth({**env, STACKS_VARIABLE: args.select}, root / f"one-{i}")
+                        for i in range(args.scale_runs)]
+            points.append({"customers": customers, "stacks": every[0]["stacks"], "all": _summary(every),
+                           "selected": _summary(selected)})
             shutil.rmtree(root)
-        xs = [float(p["customers"]) for p in points]
+        xs = [float(p["stacks"]) for p in points]
+
+        def marginal(kind: str) -> dict[str, float | None]:
+            return {
+                "wall_s": _slope(xs, [p[kind]["wall_s"]["median"] for p in points]),
+                "config_s": _slope(xs, [p[kind]["phases_s"]["config"] for p in points]),
+                "construct_s": _slope(xs, [p[kind]["phases_s"]["construct"] for p in points]),
+                "synth_s": _slope(xs, [p[kind]["phases_s"]["synth"] for p in points]),
+                "peak_rss_mib": _slope(xs, [p[kind]["peak_rss_mib"] for p in points]),
+                "python_peak_rss_mib": _slope(xs, [p[kind]["python_peak_rss_mib"] for p in points]),
+            }
+
         results["scaling"] = {
             "mode": "deferred",
+            "selected": args.select,
             "points": points,
-            "marginal_per_environment": {
-                "wall_s": _slope(xs, [p["wall_s"]["median"] for p in points]),
-                "construct_s": _slope(xs, [p["phases_s"]["construct"] for p in points]),
-                "synth_s": _slope(xs, [p["phases_s"]["synth"] for p in points]),
-                "peak_rss_mib": _slope(xs, [p["peak_rss_mib"] for p in points]),
-            },
+            "marginal_per_environment": {"all": marginal("all"), "selected": marginal("selected")},
         }
+
+        clean = {k: v for k, v in base.items() if not k.startswith(("INFRA_", "PYTEST_"))}
+        if args.make_test or args.make_scan:
+            _prepare(REPO_ROOT, clean)
+        if args.make_scan:
+            results["make_scan"] = measure_make("scan", {**clean, OUTDIR_VARIABLE: str(Path(tmp) / "scan.out")},
+                                                REPO_ROOT)
+        if args.make_test:
+            results["make_test"] = {"warm": measure_make("test", clean, REPO_ROOT)}
+        if args.fresh_clone:
+            clone = _fresh_clone(Path(tmp), clean)
+            results.setdefault("make_test", {})["fresh_clone"] = {
+                **measure_make("test", clean, clone), "commit": _git(REPO_ROOT, "rev-parse", "HEAD")}
+    results["goals"] = goals(results)
     return results
 
 
@@ -298,18 +417,43 @@ def render(results: dict[str, Any]) -> str:
             + f"  ratio {cli['deferred']['wall_s']['median'] / cli['eager']['wall_s']['median']:.2f}")
         lines.append("")
     scaling = results["scaling"]
-    lines.append("scaling (deferred imports): real environments + N generated customers")
-    header = f"{'N':>4}{'stacks':>8}{'imports':>10}{'construct':>11}{'synth':>9}{'total':>9}{'tree RSS':>11}"
+    selected = scaling["selected"]
+    lines.append(f"scaling (deferred imports): the real environments + G generated customers; every stack, "
+                 f"and {selected} alone (INFRA_STACKS)")
+    header = (f"{'G':>4}{'stacks':>8} | {'all: config':>11}{'construct':>10}{'synth':>8}{'total':>9}"
+              f"{'tree RSS':>10}{'py RSS':>9} | {selected + ': config':>14}{'total':>8}{'tree RSS':>10}"
+              f"{'py RSS':>9}")
     lines += [header, "-" * len(header)]
     for point in scaling["points"]:
-        phases = point["phases_s"]
-        lines.append(f"{point['customers']:>4}{point['stacks']:>8}{phases['imports']:>9.2f}s"
-                     f"{phases['construct']:>10.2f}s{phases['synth']:>8.2f}s{point['wall_s']['median']:>8.2f}s"
-                     f"{point['peak_rss_mib']:>7.0f} MiB")
-    marginal = scaling["marginal_per_environment"]
-    lines.append(f"marginal cost per environment: wall {_fmt(marginal['wall_s'])}, construct "
-                 f"{_fmt(marginal['construct_s'])}, synth {_fmt(marginal['synth_s'])}, "
-                 f"peak RSS {_fmt(marginal['peak_rss_mib'], 'MiB')}")
+        every, one = point["all"], point["selected"]
+        lines.append(f"{point['customers']:>4}{point['stacks']:>8} | {every['phases_s']['config']:>10.2f}s"
+                     f"{every['phases_s']['construct']:>9.2f}s{every['phases_s']['synth']:>7.2f}s"
+                     f"{every['wall_s']['median']:>8.2f}s{every['peak_rss_mib']:>6.0f} MiB"
+                     f"{every['python_peak_rss_mib']:>5.0f} MiB | {one['phases_s']['config']:>13.2f}s"
+                     f"{one['wall_s']['median']:>7.2f}s{one['peak_rss_mib']:>6.0f} MiB"
+                     f"{one['python_peak_rss_mib']:>5.0f} MiB")
+    for kind, label in (("all", "every stack"), ("selected", f"{selected} alone")):
+        marginal = scaling["marginal_per_environment"][kind]
+        lines.append(f"marginal cost per environment, {label}: wall {_fmt(marginal['wall_s'])} (config "
+                     f"{_fmt(marginal['config_s'])}, construct {_fmt(marginal['construct_s'])}, synth "
+                     f"{_fmt(marginal['synth_s'])}), peak RSS {_fmt(marginal['peak_rss_mib'], 'MiB')} tree, "
+                     f"{_fmt(marginal['python_peak_rss_mib'], 'MiB')} Python")
+    makes = [("make test (warm)", results.get("make_test", {}).get("warm")),
+             ("make test (fresh clone, venvs built)", results.get("make_test", {}).get("fresh_clone")),
+             ("make scan", results.get("make_scan"))]
+    measured = [(label, run) for label, run in makes if run]
+    if measured:
+        lines.append("")
+        for label, run in measured:
+            outcome = "" if run["exit_code"] == 0 else f"  FAILED (exit {run['exit_code']}): {run['last_line']}"
+            lines.append(f"{label}: {run['wall_s']:.1f} s, peak tree RSS {run['peak_rss_mib']:.0f} MiB{outcome}")
+    lines += ["", "goals (reported, not asserted):"]
+    for goal in results["goals"]:
+        if goal["value"] is None:
+            lines.append(f"  {goal['goal']}: not measured")
+            continue
+        value = f"{goal['value']:.2f}x" if goal["unit"] == "x" else f"{goal['value']:.1f} s"
+        lines.append(f"  {goal['goal']}: {value} - {'met' if goal['met'] else 'NOT met'}")
     return "\n".join(lines)
 
 
@@ -317,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.json.parent.is_dir():
         print(f"error: --json {args.json}: folder {args.json.parent} does not exist", file=sys.stderr)
+        return 2
+    allowed = load_registry().stack_names
+    if args.select not in allowed:
+        print(f"error: --select {args.select!r}: allowed: {', '.join(allowed)}", file=sys.stderr)
         return 2
     if args.cli and not CDKTF_CLI.exists():
         print(f"error: --cli needs the cdktf CLI at {CDKTF_CLI.relative_to(REPO_ROOT)}: run `make bench` "

@@ -133,7 +133,9 @@ def load_registry(directory: Path | None = None, config: PlatformConfig | None =
 def _check_across(environments: list[EnvironmentSettings], config: PlatformConfig) -> None:
     short_names: dict[str, EnvironmentSettings] = {}
     dns_labels: dict[str, EnvironmentSettings] = {}
-    networks: list[tuple[ipaddress.IPv4Network, EnvironmentSettings]] = []
+    # (first address, last address, environment) as integers: every pair is compared, so the comparison must
+    # be cheap (ipaddress.overlaps made 500 environments take a third of a second).
+    networks: list[tuple[int, int, EnvironmentSettings]] = []
     by_name = {e.name: e for e in environments}
     for env in environments:
         where = f"environment {env.name!r} ({env.source})"
@@ -147,12 +149,13 @@ def _check_across(environments: list[EnvironmentSettings], config: PlatformConfi
             index[label] = env
         if env.address_space is not None:
             network = ipaddress.IPv4Network(env.address_space)
-            for other_network, other in networks:
-                if network.overlaps(other_network):
+            first, last = int(network.network_address), int(network.broadcast_address)
+            for other_first, other_last, other in networks:
+                if first <= other_last and other_first <= last:
                     raise ConfigError(f"{where}: field 'address_space' = {env.address_space!r} overlaps "
                                       f"{other.address_space!r} of environment {other.name!r} ({other.source}); "
                                       "allowed: address spaces that do not overlap")
-            networks.append((network, env))
+            networks.append((first, last, env))
         if env.release_from is not None:
             target = by_name.get(env.release_from)
             if target is None or target.kind != "production":

@@ -52,7 +52,9 @@ def test_marginal_cost_is_the_least_squares_slope(xs, ys, slope):
 
 
 def test_measure_synth_reports_every_phase_of_one_deferred_synth(tmp_path):
-    env = {**os.environ, "INFRA_EAGER_IMPORTS": "0"}
+    """One selected stack (what the scaling runs measure beside the full synth; a full synth goes through the
+    same probe with INFRA_STACKS unset)."""
+    env = {**os.environ, "INFRA_EAGER_IMPORTS": "0", "INFRA_STACKS": "onprem"}
     env.pop("CDKTF_OUTDIR", None)
     measured = bench.measure_synth(env, tmp_path / "out")
     assert list(measured["phases_s"]) == list(bench.PHASES)
@@ -61,42 +63,97 @@ def test_measure_synth_reports_every_phase_of_one_deferred_synth(tmp_path):
     assert measured["deferred_imports"] is True
     assert 0 < measured["provider_submodules_loaded"] < 200
     assert measured["peak_rss_mib"] > measured["python_peak_rss_mib"] > 0  # the tree includes the Node kernel
-    assert measured["stacks"] == len(list((tmp_path / "out" / "stacks").iterdir()))
+    assert measured["stacks"] == 1
+    assert [p.name for p in (tmp_path / "out" / "stacks").iterdir()] == ["onprem"]
 
 
-def _results(identical: bool = True) -> dict:
-    def summary(wall: float, submodules: int, deferred: bool) -> dict:
-        return {"runs": 1, "wall_s": {"min": wall, "median": wall, "max": wall},
-                "phases_s": dict.fromkeys(bench.PHASES, wall / len(bench.PHASES)), "peak_rss_mib": 1000.0,
-                "python_peak_rss_mib": 500.0, "stacks": 7, "deferred_imports": deferred,
-                "provider_submodules_loaded": submodules}
-    points = [{"customers": n, **summary(4.0 + n / 10, 40, True)} for n in (1, 10)]
-    return {"machine": {"cpus": 2, "python": "3.11", "platform": "linux"}, "measured_at": "now",
-            "modes": {"eager": summary(14.0, 1648, False), "deferred": summary(3.5, 39, True)},
-            "deferred_over_eager": 0.25, "identical_output": identical, "files_compared": 8,
-            "scaling": {"mode": "deferred", "points": points,
-                        "marginal_per_environment": {"wall_s": 0.1, "construct_s": 0.04, "synth_s": 0.04,
-                                                     "peak_rss_mib": 2.0}}}
+def test_generated_customers_get_disjoint_address_spaces_up_to_the_largest_count():
+    spaces = [bench.generated_address_space(index) for index in range(1, bench.MAX_GENERATED + 1)]
+    assert spaces[:2] == ["10.100.0.0/20", "10.100.16.0/20"] and spaces[16] == "10.101.0.0/20"
+    assert len(set(spaces)) == len(spaces)
+
+
+def test_measure_make_reports_wall_peak_and_the_outcome(tmp_path):
+    (tmp_path / "Makefile").write_text("ok:\n\t@echo first; echo done\nbad:\n\t@echo why >&2; exit 3\n")
+    ok = bench.measure_make("ok", dict(os.environ), tmp_path)
+    assert ok["exit_code"] == 0 and ok["last_line"] == "done" and ok["wall_s"] > 0
+    bad = bench.measure_make("bad", dict(os.environ), tmp_path)
+    assert bad["exit_code"] != 0 and "Error 3" in bad["last_line"]  # stderr's last line: make's own
+
+
+def _summary(wall: float, submodules: int = 40, deferred: bool = True, stacks: int = 7, rss: float = 1000.0,
+             config: float = 0.1) -> dict:
+    phases = dict.fromkeys(bench.PHASES, (wall - config) / (len(bench.PHASES) - 1))
+    phases["config"] = config
+    return {"runs": 1, "wall_s": {"min": wall, "median": wall, "max": wall}, "phases_s": phases,
+            "peak_rss_mib": rss, "python_peak_rss_mib": rss / 2, "stacks": stacks, "deferred_imports": deferred,
+            "provider_submodules_loaded": submodules}
+
+
+def _results(identical: bool = True, selected_walls: tuple[float, float] = (3.5, 3.6)) -> dict:
+    points = [{"customers": g, "stacks": 7 + g, "all": _summary(4.0 + g / 10, stacks=7 + g, rss=1000 + 4 * g),
+               "selected": _summary(wall, stacks=1, rss=900.0, config=0.1 + g / 1000)}
+              for g, wall in zip((0, 50), selected_walls, strict=True)]
+    marginal = {"wall_s": 0.1, "config_s": 0.001, "construct_s": 0.04, "synth_s": 0.04, "peak_rss_mib": 4.0,
+                "python_peak_rss_mib": 1.0}
+    results = {"machine": {"cpus": 2, "python": "3.11", "platform": "linux"}, "measured_at": "now",
+               "modes": {"eager": _summary(14.0, 1648, False), "deferred": _summary(3.5, 39, True)},
+               "deferred_over_eager": 0.25, "identical_output": identical, "files_compared": 8,
+               "scaling": {"mode": "deferred", "selected": "dev", "points": points,
+                           "marginal_per_environment": {"all": marginal,
+                                                        "selected": {**marginal, "wall_s": 0.002}}}}
+    results["goals"] = bench.goals(results)
+    return results
 
 
 def test_render_shows_both_modes_the_ratio_and_the_marginal_cost():
     text = bench.render(_results())
     assert "deferred / eager wall time: 0.25" in text
     assert "output byte-identical in both modes: yes (8 files)" in text
-    assert "marginal cost per environment: wall 0.100 s, construct 0.040 s, synth 0.040 s, peak RSS 2.0 MiB" \
-        in text
+    assert ("marginal cost per environment, every stack: wall 0.100 s (config 0.001 s, construct 0.040 s, "
+            "synth 0.040 s), peak RSS 4.0 MiB tree, 1.0 MiB Python") in text
+    assert "marginal cost per environment, dev alone: wall 0.002 s" in text
     rows = {line.split()[0]: line for line in text.splitlines() if line.startswith(("eager ", "deferred "))
             and "/" not in line}
     assert "1648" in rows["eager"] and "14.00s" in rows["eager"]
     assert "39" in rows["deferred"] and "3.50s" in rows["deferred"]
     assert "output byte-identical in both modes: NO" in bench.render(_results(identical=False))
+    scaling = [line for line in text.splitlines() if line.startswith(("   0 ", "  50 "))]
+    assert len(scaling) == 2 and "57" in scaling[1] and "9.00s" in scaling[1] and "3.60s" in scaling[1]
+
+
+@pytest.mark.parametrize(("walls", "met"), [((3.5, 3.6), True), ((3.5, 3.9), False)])
+def test_the_selected_synth_goal_compares_the_largest_point_with_the_smallest(walls, met):
+    (goal, test, scan) = _results(selected_walls=walls)["goals"]
+    assert goal["goal"] == "one selected environment with 57 stacks within 10% of 7 stacks"
+    assert goal["value"] == pytest.approx(walls[1] / walls[0]) and goal["met"] is met
+    assert (test["value"], test["met"], scan["value"], scan["met"]) == (None, None, None, None)
+    assert f"{goal['value']:.2f}x - {'met' if met else 'NOT met'}" in bench.render(_results(selected_walls=walls))
+    assert "warm make test <= 60 s: not measured" in bench.render(_results())
+
+
+def test_make_goals_use_the_measured_walls_and_a_failed_run_is_not_a_measurement():
+    results = _results()
+    results["make_test"] = {"warm": {"wall_s": 58.0, "peak_rss_mib": 3000.0, "exit_code": 0, "last_line": ""},
+                            "fresh_clone": {"wall_s": 75.0, "peak_rss_mib": 3000.0, "exit_code": 0,
+                                            "last_line": "", "commit": "abc"}}
+    results["make_scan"] = {"wall_s": 12.0, "peak_rss_mib": 1500.0, "exit_code": 1, "last_line": "FAILED x"}
+    (_, test, scan) = bench.goals(results)
+    assert (test["value"], test["met"]) == (58.0, True)
+    assert (scan["value"], scan["met"]) == (None, None)
+    results["goals"] = bench.goals(results)
+    text = bench.render(results)
+    assert "make test (warm): 58.0 s, peak tree RSS 3000 MiB" in text
+    assert "make test (fresh clone, venvs built): 75.0 s" in text
+    assert "make scan: 12.0 s, peak tree RSS 1500 MiB  FAILED (exit 1): FAILED x" in text
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--runs", "0"], "argument --runs: '0': allowed: a whole number ≥ 1"),
-    (["--scale", "1,x"], "argument --scale: '1,x': allowed: comma-separated whole numbers from 1 to 150"),
-    (["--scale", "0"], "argument --scale: '0': allowed"),
-    (["--scale", "151"], "argument --scale: '151': allowed"),
+    (["--scale", "1,x"], "argument --scale: '1,x': allowed: comma-separated whole numbers from 0 to 500"),
+    (["--scale", "-1"], "argument --scale: '-1': allowed"),
+    (["--scale", "501"], "argument --scale: '501': allowed"),
+    (["--select", "qa"], "--select 'qa': allowed: bootstrap, dev,"),
     (["--json", "/no/such/folder/bench.json"], "--json /no/such/folder/bench.json: folder /no/such/folder"),
     (["--fast"], "unrecognized arguments: --fast"),
 ])

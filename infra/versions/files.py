@@ -67,6 +67,12 @@ def yaml() -> YAML:
     return handler
 
 
+# One parser for every file read: building a YAML instance costs about as much as parsing a small release
+# file, and a deployment with hundreds of environments reads hundreds of them on every synth. ruamel resets its
+# reader, scanner and parser after each load, error or not.
+_PARSER = yaml()
+
+
 def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
@@ -74,7 +80,7 @@ def _one_line(text: str) -> str:
 def parse_text(text: str, source: str) -> Any:
     """Parse YAML ``text`` (from file ``source``) in round-trip mode; any YAML error becomes one line."""
     try:
-        return yaml().load(text)
+        return _PARSER.load(text)
     except DuplicateKeyError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else "?"
         key = re.search(r'duplicate key "([^"]*)"', error.problem or "")

@@ -301,6 +301,7 @@ class Loader:
         self._catalog: Catalog | None = None
         self._files: dict[str, ReleaseFile] = {}
         self._releases: dict[str, Release] = {}
+        self._environments: list[str] | None = None
 
     def text(self, path: Path) -> str:
         if path in self.overrides:
@@ -319,7 +320,11 @@ class Loader:
         return self._catalog
 
     def environments(self) -> list[str]:
-        return release_environments(self.directory)
+        """The environments with a release file, listed once per loader (every ``follows`` asks again: with
+        hundreds of environments, listing the folder each time made loading quadratic)."""
+        if self._environments is None:
+            self._environments = release_environments(self.directory)
+        return list(self._environments)
 
     def release_path(self, environment: str) -> Path:
         path = release_path(self.directory, environment)
