@@ -1,11 +1,11 @@
-"""`infra secrets recover-state`: the dry run through the real console script (no Azure, no Terraform), and
-the real run against stand-in `az` and `terraform` executables that record what they were asked to do.
+"""`infra secrets recover-state`: the dry run (no Azure, no Terraform), and the real run against stand-in
+`az` and `terraform` executables that record what they were asked to do.
 
-The dry run, the unknown environment and one whole recovery go through the installed console script in a
-fresh process; the other runs call the same entry point (``infra.cli.main``) in this process, with the same
-environment variables and the same stand-in executables on PATH, so they skip the interpreter and jsii kernel
-start-up (which is what a fresh process adds) and test the same code. Every run builds one stack only
-(``build_plan`` selects the environment's stack, infra/app.py)."""
+One whole recovery and the unknown environment go through the installed console script in a fresh process;
+the other runs call the same entry point (``infra.cli.main``) in this process, with the same environment
+variables and the same stand-in executables on PATH, so they skip the interpreter and jsii kernel start-up
+(which is all a fresh process adds) and test the same code. Every run builds one stack only (``build_plan``
+selects the environment's stack, infra/app.py)."""
 
 from __future__ import annotations
 
@@ -156,8 +156,9 @@ def vault_name(synthesized, env_name: str) -> str:
     return vault["name"]
 
 
-def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(synthesized, dev_stack, fakes):
-    result = run_infra(fakes, "secrets", "recover-state", "dev", "--dry-run")
+def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(synthesized, dev_stack, fakes,
+                                                                           run_here):
+    result = run_here(fakes, "secrets", "recover-state", "dev", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"key vault: {vault_name(synthesized, 'dev')}" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import FIXTURE_VERSIONS
 from tests.test_bad_input import assert_one_line_error, environments, replace_in, run_main  # noqa: F401
 
 NON_NEGATIVE = "a non-negative integer"
@@ -23,9 +24,16 @@ def test_bad_rotation_is_one_line(environments, rotation, fragment, allowed):  #
     assert_one_line_error(result, "environment 'dev'", "environments/dev.py", fragment, f"allowed: {allowed}")
 
 
-def test_a_valid_rotation_synthesizes(environments, tmp_path):  # noqa: F811
-    """Only dev's stack is built (INFRA_STACKS): the rotation is dev's, and every definition is still loaded."""
+def test_a_valid_rotation_synthesizes(environments, tmp_path, monkeypatch):  # noqa: F811
+    """main.py's entry point in this process (the bad ones above stop before any provider import; this one
+    synthesizes, and a fresh process would only add the interpreter and jsii kernel start-up). Only dev's
+    stack is built (INFRA_STACKS): the rotation is dev's, and every definition is still loaded."""
+    from infra.app import main
+
     replace_in(environments / "dev.py", 'kind="dev",', 'kind="dev", secret_rotation={"service-api-key": 3},')
-    result = run_main(environments, outdir=tmp_path / "out", variables={"INFRA_STACKS": "dev"})
-    assert result.returncode == 0, result.stderr
+    for name, value in {"INFRA_ENVIRONMENTS_DIR": str(environments), "INFRA_VERSIONS_DIR": str(FIXTURE_VERSIONS),
+                        "INFRA_OUTDIR": str(tmp_path / "out"), "INFRA_STACKS": "dev"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CDKTF_OUTDIR", raising=False)
+    assert main([]) == 0
     assert '"rotation": "3"' in (tmp_path / "out" / "stacks" / "dev" / "cdk.tf.json").read_text()

@@ -98,25 +98,66 @@ def test_a_selected_stack_is_byte_identical_to_the_same_stack_of_the_full_synth(
 
 # --- the entry points -----------------------------------------------------------------------------------------
 
-def test_make_synth_env_writes_only_that_stack(synthesized, tmp_path):
+def _recording_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in for the venv's Python that records its arguments and INFRA_STACKS, for the Makefile tests."""
+    record, fake = tmp_path / "record.json", tmp_path / "python"
+    fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                    f"json.dump({{'argv': sys.argv[1:], 'stacks': os.environ.get('INFRA_STACKS')}}, "
+                    f"open({str(record)!r}, 'w'))\n")
+    fake.chmod(0o755)
+    return fake, record
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    (["ENV=onprem"], "onprem"),
+    (["ENV=dev,staging"], "dev,staging"),
+    ([], None),  # no ENV: the variable is left as it is (unset here): every stack
+])
+def test_make_synth_passes_env_to_main_py_as_the_selection(tmp_path, arguments, expected):
+    fake, record = _recording_python(tmp_path)
+    result = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed", "synth", f"PY={fake}",
+                             *arguments], cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(record.read_text()) == {"argv": ["main.py"], "stacks": expected}
+
+
+def test_main_with_a_selection_writes_only_that_stack(synthesized, tmp_path, monkeypatch, capsys):
+    """What `make synth ENV=onprem` runs (main.py's main, in this process): the folder holds onprem only."""
+    from infra.app import main
+
     outdir = tmp_path / "cdktf.out"
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "synth", "ENV=onprem", f"PY={sys.executable}"],
-        cwd=REPO_ROOT, env=_environment(INFRA_OUTDIR=str(outdir)), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == f"synthesized 1 stack into {outdir}/stacks/: onprem"
+    (outdir / "stacks" / "dev").mkdir(parents=True)  # a previous full synth's leftovers are replaced
+    monkeypatch.setenv("INFRA_OUTDIR", str(outdir))
+    monkeypatch.setenv(STACKS_VARIABLE, "onprem")
+    monkeypatch.delenv("CDKTF_OUTDIR", raising=False)
+    assert main([]) == 0
+    assert capsys.readouterr().out.strip() == f"synthesized 1 stack into {outdir}/stacks/: onprem"
     assert_only_these_stacks_identical_to_the_full_synth(outdir, ["onprem"], synthesized)
 
 
-def test_the_cdktf_cli_path_with_a_selection_writes_only_those_stacks(synthesized, tmp_path):
-    """What `INFRA_STACKS=bootstrap,dev cdktf synth` (or `make deploy ENV=dev`) does: the cdktf.json "app"
-    command with CDKTF_OUTDIR set, in a fresh process."""
-    app = json.loads((REPO_ROOT / "cdktf.json").read_text())["app"].split()
-    outdir = tmp_path / "cli.out"
-    result = subprocess.run([sys.executable, *app[1:]], cwd=REPO_ROOT, capture_output=True, text=True,
-                            env=_environment(CDKTF_OUTDIR=str(outdir), INFRA_STACKS="dev,bootstrap"), timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert_only_these_stacks_identical_to_the_full_synth(outdir, ["bootstrap", "dev"], synthesized)
+def test_under_the_cdktf_cli_the_selection_is_what_the_app_builds(registry, tmp_path, monkeypatch):
+    """Under `cdktf synth/diff/deploy` (CDKTF_OUTDIR set) the App writes where the CLI says and builds only the
+    selected stacks. Where it writes is the full CLI-path test's (tests/test_lazy_providers.py, a fresh process:
+    the jsii kernel reads CDKTF_OUTDIR when it starts); which stacks it builds is this one's."""
+    import infra.app
+
+    built = []
+
+    class App:
+        def synth(self) -> None:
+            built.append("synth")
+
+    def recording(registry, **options):
+        built.append((options.get("outdir"), list(options["stacks"])))
+        return App()
+
+    monkeypatch.setattr(infra.app, "build_app", recording)
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "cli.out"))
+    monkeypatch.setenv(STACKS_VARIABLE, "dev,bootstrap")
+    assert infra.app.synth() == ["bootstrap", "dev"]
+    assert built == [(None, ["bootstrap", "dev"]), "synth"]  # no outdir of ours: the CLI's CDKTF_OUTDIR
+    assert not (tmp_path / "cli.out").exists()
 
 
 PROVIDER_PROBE = textwrap.dedent("""
@@ -160,12 +201,7 @@ def test_make_synth_with_an_unknown_env_is_one_line_of_ours(registry, tmp_path):
 def test_make_deploy_and_diff_select_the_stack_they_run(tmp_path, target):
     """The cdktf CLI runs the app for every stack unless INFRA_STACKS says otherwise: the Makefile sets it.
     A stand-in for the CLI records the command line and the variable it was given."""
-    record = tmp_path / "cdktf.json"
-    fake = tmp_path / "cdktf"
-    fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                    f"json.dump({{'argv': sys.argv[1:], 'stacks': os.environ.get('INFRA_STACKS')}}, "
-                    f"open({str(record)!r}, 'w'))\n")
-    fake.chmod(0o755)
+    fake, record = _recording_python(tmp_path)
     result = subprocess.run(
         ["make", "--no-print-directory", "-o", "node_modules/.installed", "-o", ".venv/.installed", target,
          "ENV=staging", f"CDKTF={fake}", f"PY={sys.executable}"],
