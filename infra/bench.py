@@ -239,6 +239,12 @@ def _customer_counts(text: str) -> list[int]:
     return counts
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a whole number ≥ 0")
+    return int(text)
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: allowed: a whole number ≥ 1")
@@ -254,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default 0,50,500; 500 takes minutes and about 3 GiB)")
     parser.add_argument("--scale-runs", type=_positive, default=1,
                         help="runs per scaling point, all stacks and the selected one each (default 1)")
+    parser.add_argument("--all-max", type=_count, default=None, metavar="G",
+                        help="synthesize every stack only at points with at most G generated customers (the "
+                             "selected stack at every point); for a quick run, e.g. --all-max 50")
     parser.add_argument("--select", default=DEFAULT_SELECTED,
                         help=f"the one environment synthesized alone at each scaling point (default "
                              f"{DEFAULT_SELECTED})")
@@ -349,22 +358,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             environments, versions = scaled_tree(root, customers)
             env = {**base, EAGER_VARIABLE: "0", ENVIRONMENTS_DIR_VARIABLE: str(environments),
                    VERSIONS_DIR_VARIABLE: str(versions)}
-            every = [measure_synth(env, root / f"all-{i}") for i in range(args.scale_runs)]
+            full = args.all_max is None or customers <= args.all_max
+            every = [measure_synth(env, root / f"all-{i}") for i in range(args.scale_runs)] if full else []
             selected = [measure_synth({**env, STACKS_VARIABLE: args.select}, root / f"one-{i}")
                         for i in range(args.scale_runs)]
-            points.append({"customers": customers, "stacks": every[0]["stacks"], "all": _summary(every),
-                           "selected": _summary(selected)})
+            points.append({"customers": customers, "stacks": len(load_registry(environments).stack_names),
+                           "all": _summary(every) if every else None, "selected": _summary(selected)})
             shutil.rmtree(root)
-        xs = [float(p["stacks"]) for p in points]
 
         def marginal(kind: str) -> dict[str, float | None]:
+            measured = [p for p in points if p[kind]]
+            xs = [float(p["stacks"]) for p in measured]
             return {
-                "wall_s": _slope(xs, [p[kind]["wall_s"]["median"] for p in points]),
-                "config_s": _slope(xs, [p[kind]["phases_s"]["config"] for p in points]),
-                "construct_s": _slope(xs, [p[kind]["phases_s"]["construct"] for p in points]),
-                "synth_s": _slope(xs, [p[kind]["phases_s"]["synth"] for p in points]),
-                "peak_rss_mib": _slope(xs, [p[kind]["peak_rss_mib"] for p in points]),
-                "python_peak_rss_mib": _slope(xs, [p[kind]["python_peak_rss_mib"] for p in points]),
+                "wall_s": _slope(xs, [p[kind]["wall_s"]["median"] for p in measured]),
+                "config_s": _slope(xs, [p[kind]["phases_s"]["config"] for p in measured]),
+                "construct_s": _slope(xs, [p[kind]["phases_s"]["construct"] for p in measured]),
+                "synth_s": _slope(xs, [p[kind]["phases_s"]["synth"] for p in measured]),
+                "peak_rss_mib": _slope(xs, [p[kind]["peak_rss_mib"] for p in measured]),
+                "python_peak_rss_mib": _slope(xs, [p[kind]["python_peak_rss_mib"] for p in measured]),
             }
 
         results["scaling"] = {
@@ -426,12 +437,15 @@ def render(results: dict[str, Any]) -> str:
     lines += [header, "-" * len(header)]
     for point in scaling["points"]:
         every, one = point["all"], point["selected"]
-        lines.append(f"{point['customers']:>4}{point['stacks']:>8} | {every['phases_s']['config']:>10.2f}s"
-                     f"{every['phases_s']['construct']:>9.2f}s{every['phases_s']['synth']:>7.2f}s"
-                     f"{every['wall_s']['median']:>8.2f}s{every['peak_rss_mib']:>6.0f} MiB"
-                     f"{every['python_peak_rss_mib']:>5.0f} MiB | {one['phases_s']['config']:>13.2f}s"
-                     f"{one['wall_s']['median']:>7.2f}s{one['peak_rss_mib']:>6.0f} MiB"
-                     f"{one['python_peak_rss_mib']:>5.0f} MiB")
+        if every:
+            all_columns = (f"{every['phases_s']['config']:>10.2f}s{every['phases_s']['construct']:>9.2f}s"
+                           f"{every['phases_s']['synth']:>7.2f}s{every['wall_s']['median']:>8.2f}s"
+                           f"{every['peak_rss_mib']:>6.0f} MiB{every['python_peak_rss_mib']:>5.0f} MiB")
+        else:
+            all_columns = f"{'(not run: --all-max)':>57}"
+        lines.append(f"{point['customers']:>4}{point['stacks']:>8} | {all_columns} | "
+                     f"{one['phases_s']['config']:>13.2f}s{one['wall_s']['median']:>7.2f}s"
+                     f"{one['peak_rss_mib']:>6.0f} MiB{one['python_peak_rss_mib']:>5.0f} MiB")
     for kind, label in (("all", "every stack"), ("selected", f"{selected} alone")):
         marginal = scaling["marginal_per_environment"][kind]
         lines.append(f"marginal cost per environment, {label}: wall {_fmt(marginal['wall_s'])} (config "

@@ -122,6 +122,16 @@ def test_render_shows_both_modes_the_ratio_and_the_marginal_cost():
     assert len(scaling) == 2 and "57" in scaling[1] and "9.00s" in scaling[1] and "3.60s" in scaling[1]
 
 
+def test_a_point_without_the_full_synth_shows_only_the_selected_one():
+    results = _results()
+    results["scaling"]["points"].append({"customers": 500, "stacks": 507, "all": None,
+                                         "selected": _summary(3.7, stacks=1, config=0.6)})
+    results["goals"] = bench.goals(results)
+    (row,) = [line for line in bench.render(results).splitlines() if line.startswith(" 500 ")]
+    assert "(not run: --all-max)" in row and row.endswith("0.60s   3.70s  1000 MiB  500 MiB")
+    assert results["goals"][0]["goal"] == "one selected environment with 507 stacks within 10% of 7 stacks"
+
+
 @pytest.mark.parametrize(("walls", "met"), [((3.5, 3.6), True), ((3.5, 3.9), False)])
 def test_the_selected_synth_goal_compares_the_largest_point_with_the_smallest(walls, met):
     (goal, test, scan) = _results(selected_walls=walls)["goals"]
@@ -154,6 +164,7 @@ def test_make_goals_use_the_measured_walls_and_a_failed_run_is_not_a_measurement
     (["--scale", "-1"], "argument --scale: '-1': allowed"),
     (["--scale", "501"], "argument --scale: '501': allowed"),
     (["--select", "qa"], "--select 'qa': allowed: bootstrap, dev,"),
+    (["--all-max", "x"], "argument --all-max: 'x': allowed: a whole number ≥ 0"),
     (["--json", "/no/such/folder/bench.json"], "--json /no/such/folder/bench.json: folder /no/such/folder"),
     (["--fast"], "unrecognized arguments: --fast"),
 ])
