@@ -81,8 +81,8 @@ deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and ter
 	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
 	INFRA_STACKS="$(ENV)" $(CDKTF) deploy $(ENV)
 
-bench: $(PY_STAMP) $(NODE_STAMP) ## Synth time per phase and peak memory: stock vs deferred imports, scaling, cdktf CLI.
-	$(PY) -m infra.bench --cli
+bench: $(PY_STAMP) $(NODE_STAMP) $(SCAN_STAMP) ## Synth time and memory: stock vs deferred, one stack vs all at scale, cdktf CLI, make test/scan.
+	$(PY) -m infra.bench --cli --make-test --make-scan --fresh-clone
 
 lock: ## Re-resolve requirements*.lock from pyproject.toml (needs network).
 	$(PYTHON) -m pip install --quiet --target .lock-tools uv==0.13.8
