@@ -32,11 +32,13 @@ class StateStorage(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, resource_group_name: str, location: str,
                  account_name: str, containers: Sequence[str], soft_delete_retention_days: int = 30,
-                 replication_type: str = "RAGZRS", allowed_ip_ranges: Sequence[str] = ()) -> None:
+                 replication_type: str = "RAGZRS", allowed_ip_ranges: Sequence[str] = (),
+                 allowed_subnet_ids: Sequence[str] = ()) -> None:
         """``containers``: container names (3-63 lowercase letters, digits, single hyphens; at least one).
         ``soft_delete_retention_days`` (default 30) applies to blobs and containers. ``replication_type``
         (default RAGZRS). ``allowed_ip_ranges`` (default none) pass the firewall in addition to trusted
-        Azure services."""
+        Azure services; ``allowed_subnet_ids`` (default none) pass it by subnet rule (service endpoint
+        Microsoft.Storage), which same-region callers need: IP rules do not apply to them."""
         super().__init__(scope, id_)
         if not containers:
             raise ValueError("StateStorage needs at least one container, got none")
@@ -76,6 +78,7 @@ class StateStorage(Construct):
                 default_action="Deny",
                 bypass=["AzureServices"],
                 ip_rules=list(allowed_ip_ranges),
+                virtual_network_subnet_ids=list(allowed_subnet_ids),
             ),
         )
         # The blob service: the target of a diagnostic setting that logs every read, write and delete of state.

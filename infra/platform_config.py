@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -19,6 +20,10 @@ CONFIG_FILE_VARIABLE = "INFRA_PLATFORM_CONFIG"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORKLOAD = re.compile(r"^[a-z][a-z0-9]{1,5}$")
 _FQDN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# An Azure DevOps agent pool name (no leading/trailing space; none of the characters ADO refuses).
+_POOL = re.compile(r"^[^\s\\/\"'<>|:*?]([^\\/\"'<>|:*?]{0,62}[^\s\\/\"'<>|:*?])?$")
+_SUBNET_ID = re.compile(r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+                        r"virtualNetworks/[^/]+/subnets/[^/]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +40,21 @@ class PlatformConfig:
     subscriptions: dict[str, str]
     state_subscription: str
     state_location: str
+    agent_pool: str
+    """[pipelines] agent_pool: the Azure DevOps agent pool of every job that touches an Azure resource."""
+    agent_egress_ranges: tuple[str, ...]
+    """[pipelines] agent_egress_ranges: that pool's public IPv4 egress (CIDRs), added to every allow-list."""
+    agent_subnet_ids: tuple[str, ...] = ()
+    """[pipelines] agent_subnet_ids: that pool's subnets (resource ids), for subnet rules (same-region storage)."""
+
+    def allowed_ip_ranges(self, extra: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+        """The agent pool's egress followed by ``extra`` (an environment's own ranges, e.g. operators'), each
+        once: the one way every firewall and API-server allow-list is built."""
+        out: list[str] = []
+        for cidr in (*self.agent_egress_ranges, *extra):
+            if cidr not in out:
+                out.append(cidr)
+        return tuple(out)
 
     def subscription_id(self, alias: str, *, where: str) -> str:
         """The id of subscription ``alias``; ``where`` names the asking environment for the error message."""
@@ -59,6 +79,46 @@ def _field(table: dict[str, Any], key: str, section: str, path: Path) -> str:
     return value
 
 
+def _string_list(table: dict[str, Any], key: str, section: str, path: Path) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{_rel(path)}: [{section}] {key} = {value!r}; allowed: a list of non-empty strings")
+    return tuple(value)
+
+
+def _pipelines(table: dict[str, Any], path: Path) -> dict[str, Any]:
+    """[pipelines]: the deploy agent pool and how it reaches the platform (docs/pipelines.md "Agent pool")."""
+    pool = _field(table, "agent_pool", "pipelines", path)
+    if not _POOL.match(pool):
+        raise ConfigError(f"{_rel(path)}: [pipelines] agent_pool = {pool!r}; allowed: an Azure DevOps agent pool "
+                          "name (1-64 characters, none of \\ / \" ' < > | : * ?)")
+    ranges = _string_list(table, "agent_egress_ranges", "pipelines", path)
+    for cidr in ranges:
+        try:
+            network = ipaddress.IPv4Network(cidr)
+        except ValueError:
+            raise ConfigError(f"{_rel(path)}: [pipelines] agent_egress_ranges entry {cidr!r}; allowed: public "
+                              "IPv4 addresses or CIDRs with no host bits set") from None
+        if "/" in cidr and network.prefixlen > 30:
+            raise ConfigError(f"{_rel(path)}: [pipelines] agent_egress_ranges entry {cidr!r}; allowed: a prefix "
+                              "up to /30, or a single address written without a prefix (storage and Key Vault "
+                              "firewalls refuse /31 and /32)")
+    if len(set(ranges)) != len(ranges):
+        raise ConfigError(f"{_rel(path)}: [pipelines] agent_egress_ranges = {list(ranges)!r}; allowed: each "
+                          "range once")
+    subnets = _string_list(table, "agent_subnet_ids", "pipelines", path)
+    for subnet in subnets:
+        if not _SUBNET_ID.match(subnet):
+            raise ConfigError(f"{_rel(path)}: [pipelines] agent_subnet_ids entry {subnet!r}; allowed: a subnet "
+                              "resource id /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/"
+                              "virtualNetworks/<vnet>/subnets/<subnet>")
+    if not ranges and not subnets:
+        raise ConfigError(f"{_rel(path)}: [pipelines] has neither agent_egress_ranges nor agent_subnet_ids; "
+                          "allowed: the deploy pool's public egress, its subnets, or both (nothing could "
+                          "reach the state storage otherwise)")
+    return {"agent_pool": pool, "agent_egress_ranges": ranges, "agent_subnet_ids": subnets}
+
+
 def load_platform_config(path: Path | None = None) -> PlatformConfig:
     """Read and validate ``config/platform.toml`` (or the file named by ``INFRA_PLATFORM_CONFIG``)."""
     path = path or Path(os.environ.get(CONFIG_FILE_VARIABLE) or CONFIG_FILE)
@@ -72,6 +132,10 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     company = data.get("company", {})
     subscriptions = data.get("subscriptions", {})
     state = data.get("state", {})
+    pipelines = data.get("pipelines")
+    if not isinstance(pipelines, dict):
+        raise ConfigError(f"{_rel(path)}: [pipelines] is missing; allowed: a table with agent_pool and "
+                          "agent_egress_ranges (and/or agent_subnet_ids)")
     config = PlatformConfig(
         name=_field(company, "name", "company", path),
         workload=_field(company, "workload", "company", path),
@@ -83,6 +147,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
         subscriptions={k: _field(subscriptions, k, "subscriptions", path) for k in subscriptions},
         state_subscription=_field(state, "subscription", "state", path),
         state_location=_field(state, "location", "state", path),
+        **_pipelines(pipelines, path),
     )
     if not _WORKLOAD.match(config.workload):
         raise ConfigError(f"{_rel(path)}: [company] workload = {config.workload!r}; allowed: 2-6 lowercase "

@@ -128,15 +128,15 @@ class EnvironmentSettings:
     availability_zones: tuple[str, ...] | None = None
     """Zones for node pools. Default: ("1", "2", "3") for production-like kinds, else none."""
     api_server_authorized_ip_ranges: tuple[str, ...] = ()
-    """CIDRs allowed to reach the public API server (the pipeline agents' egress, operators). Production-like
-    kinds must set this or ``private_cluster``."""
+    """CIDRs allowed to reach the public API server besides the deploy agent pool's egress (which the stack
+    adds from config/platform.toml [pipelines]): operators' ranges. Production-like kinds must set this or
+    ``private_cluster``."""
     private_cluster: bool = False
     """API server on a private endpoint only (needs self-hosted agents in the network)."""
     pipeline_ip_ranges: tuple[str, ...] | None = None
-    """Public IPv4 egress (addresses or CIDRs) of the pipeline agents and operators, let through the Key Vault
-    and container registry firewalls. Default: the IPv4 entries of ``api_server_authorized_ip_ranges``. Empty:
-    only the cluster's node subnet and trusted Azure services get in (pipelines then need self-hosted agents
-    inside the network)."""
+    """Public IPv4 egress (addresses or CIDRs) of operators, let through the Key Vault and container registry
+    firewalls next to the deploy agent pool's egress (which the stack adds from config/platform.toml
+    [pipelines]). Default: the IPv4 entries of ``api_server_authorized_ip_ranges``."""
     pod_cidr: str = "192.168.0.0/16"
     """AKS overlay pod range (not routable in the VNet, may repeat across clusters; must not overlap
     ``address_space`` or ``service_cidr``)."""
@@ -422,9 +422,9 @@ class BootstrapSettings:
     replication_type: Literal["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"] = "RAGZRS"
     """State storage redundancy. Default: geo-zone-redundant with read access, state survives a region loss."""
     allowed_ip_ranges: tuple[str, ...] = ()
-    """Public IPs allowed through the storage firewall in addition to trusted Azure services: the pipeline
-    agents' and operators' egress (every pipeline reads and writes its state through it). Empty: the account's
-    firewall denies everything but Azure services and private access."""
+    """Public IPs allowed through the storage firewall besides trusted Azure services and the deploy agent
+    pool (whose egress and subnets the stack adds from config/platform.toml [pipelines]): operators'
+    egress."""
     log_retention_days: int = 90
     """How long the state account's blob access log (every read, write and delete of a state blob) is kept in
     the bootstrap's Log Analytics workspace (30-730 days)."""

@@ -160,8 +160,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             self.network = Network(
                 self, "network", namer=self.namer, resource_group_name=group, location=location,
                 address_space=settings.address_space, pod_cidr=settings.pod_cidr)
-        # The pipeline reaches the vault through its firewall (pipeline_ip_ranges); the cluster through a private
-        # endpoint. Without pipeline ranges the public endpoint is off.
+        # The deploy agent pool (config/platform.toml [pipelines]) and the environment's own pipeline_ip_ranges
+        # reach the vault through its firewall; the cluster through a private endpoint.
         self.key_vault = KeyVault(
             self, "key_vault",
             name=self.namer.name("key_vault"),
@@ -170,7 +170,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             tenant_id=config.tenant_id,
             deployer_object_id=self.client_config.object_id,
             purge_protection=bool(settings.purge_protection),
-            allowed_ip_ranges=settings.pipeline_ip_ranges or (),
+            allowed_ip_ranges=config.allowed_ip_ranges(settings.pipeline_ip_ranges or ()),
+            allowed_subnet_ids=config.agent_subnet_ids,
         )
         # Who read or changed a secret: the vault's audit log goes to the environment's workspace.
         self.log_analytics.collect(
@@ -198,7 +199,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         self.container_registry = ContainerRegistry(
             self, "container_registry", namer=self.namer, resource_group_name=group, location=location,
             sku=str(settings.container_registry_sku),
-            allowed_ip_ranges=(settings.pipeline_ip_ranges or ()) if premium_registry else (),
+            allowed_ip_ranges=(config.allowed_ip_ranges(settings.pipeline_ip_ranges or ()) if premium_registry
+                               else ()),
             private_endpoint_subnet_id=self.network.endpoint_subnet.id if premium_registry else None,
             virtual_network_id=self.network.virtual_network.id if premium_registry else None,
             zone_redundant=bool(settings.availability_zones))
@@ -214,7 +216,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             user_pool=AksNodePool(**dataclasses.asdict(settings.user_pool)),
             sku_tier=str(settings.aks_sku_tier),
             zones=settings.availability_zones or (),
-            authorized_ip_ranges=() if settings.private_cluster else settings.api_server_authorized_ip_ranges,
+            authorized_ip_ranges=() if settings.private_cluster else config.allowed_ip_ranges(
+                settings.api_server_authorized_ip_ranges),
             private_cluster=settings.private_cluster,
             admin_group_object_ids=settings.cluster_admin_group_object_ids,
             automatic_upgrade_channel=settings.aks_upgrade_channel,
@@ -269,6 +272,8 @@ class EnvironmentStack(cdktf.TerraformStack):
     # --- Kubernetes layer (continued) ---
     # The kubeconfig of an external environment's cluster: a variable, so no machine's path lands in the JSON.
     KUBECONFIG_PATH_DEFAULT = "~/.kube/config"
+    # The Terraform variable that selects kubelogin's login mode on AKS stacks.
+    KUBELOGIN_LOGIN_VARIABLE = "kubelogin_login_mode"
     # AKS: the Azure load balancer probes the ingress controller's health endpoint.
     AKS_INGRESS_ANNOTATIONS: Final = MappingProxyType(
         {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"})
@@ -282,9 +287,18 @@ class EnvironmentStack(cdktf.TerraformStack):
         release = self.release
         if self.cluster is not None:
             endpoint = self.cluster.endpoint()
+            # kubelogin's login mode is a variable: azurecli (az login) by default, azurepipelines in the pipelines
+            # (TF_VAR_kubelogin_login_mode, pipelines/templates/steps/terraform.yml), whose tokens outlive an apply.
+            login_mode = cdktf.TerraformVariable(
+                self, self.KUBELOGIN_LOGIN_VARIABLE, type="string", default="azurecli",
+                description="kubelogin login mode of the helm and kubernetes providers: azurecli (after az "
+                            "login) or azurepipelines (Azure Pipelines, fresh tokens from the service connection)",
+                validation=[cdktf.TerraformVariableValidationConfig(
+                    condition=f'${{contains(["azurecli", "azurepipelines"], var.{self.KUBELOGIN_LOGIN_VARIABLE})}}',
+                    error_message="kubelogin_login_mode must be azurecli or azurepipelines.")])
             connection = ClusterConnection.api_server(
                 host=endpoint.host, cluster_ca_certificate=endpoint.cluster_ca_certificate,
-                exec_auth=kubelogin(login="azurecli"))  # the pipeline runs Terraform inside AzureCLI@2
+                exec_auth=kubelogin(login=login_mode.string_value))
         else:
             kubeconfig_path = cdktf.TerraformVariable(
                 self, "kubeconfig_path", type="string", default=self.KUBECONFIG_PATH_DEFAULT,
@@ -397,7 +411,8 @@ class BootstrapStack(cdktf.TerraformStack):
             containers=[state_container(name) for name in environments],
             soft_delete_retention_days=settings.soft_delete_retention_days,
             replication_type=settings.replication_type,
-            allowed_ip_ranges=list(settings.allowed_ip_ranges),
+            allowed_ip_ranges=list(config.allowed_ip_ranges(settings.allowed_ip_ranges)),
+            allowed_subnet_ids=list(config.agent_subnet_ids),
         )
         # Who read, wrote or deleted which state blob: the blob service's resource logs go to a workspace of
         # the bootstrap's own (docs/security.md). Entra ID authentication shows the caller's object id.

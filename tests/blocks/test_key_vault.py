@@ -177,8 +177,12 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
         assert body["purge_protection_enabled"] is (env.kind != "dev"), env.name
         assert body["rbac_authorization_enabled"] is True
         assert body["network_acls"]["default_action"] == "Deny"
-        # The pipeline writes the generated secrets' backup here: its egress must be let in.
-        assert body["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ()) != [], env.name
+        # The pipeline writes the generated secrets' backup here: the deploy pool's egress must be let in
+        # (config/platform.toml [pipelines]), then the environment's own ranges.
+        expected = list(registry.config.allowed_ip_ranges(env.pipeline_ip_ranges or ()))
+        assert body["network_acls"]["ip_rules"] == expected, env.name
+        assert registry.config.agent_egress_ranges and expected[: len(registry.config.agent_egress_ranges)] == list(
+            registry.config.agent_egress_ranges), env.name
         if not env.has_azure_cluster:
             types = set(synthesized.stacks[env.name]["resource"])
             assert {"azurerm_resource_group", "azurerm_key_vault"} <= types
@@ -209,8 +213,9 @@ def test_every_vault_sends_its_audit_log_to_the_environments_workspace(synthesiz
 def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identity(synthesized, registry):
     for env in (e for e in registry.environments if e.has_azure_cluster):
         vault = next(iter(synthesized.resources(env.name, "azurerm_key_vault").values()))
-        assert vault["network_acls"]["virtual_network_subnet_ids"] == []
-        assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
+        assert vault["network_acls"]["virtual_network_subnet_ids"] == list(registry.config.agent_subnet_ids)
+        expected = list(registry.config.allowed_ip_ranges(env.pipeline_ip_ranges or ()))
+        assert vault["network_acls"]["ip_rules"] == expected
         (endpoint,) = (
             body
             for key, body in synthesized.resources(env.name, "azurerm_private_endpoint").items()

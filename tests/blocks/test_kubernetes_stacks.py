@@ -62,14 +62,17 @@ def test_aks_environments_connect_with_kubelogin_to_their_own_cluster(synthesize
         f"${{base64decode(azurerm_kubernetes_cluster.{cluster_id}.kube_config[0].cluster_ca_certificate)}}"
     )
     assert provider["exec"][0]["command"] == "kubelogin"
+    # The login mode is the stack's variable (azurecli by default; the pipelines pass azurepipelines).
     assert provider["exec"][0]["args"] == [
         "get-token",
         "--login",
-        "azurecli",
+        "${var.kubelogin_login_mode}",
         "--server-id",
         "6dae42f8-4368-4678-94ff-3960e28e3630",
     ]
+    assert stack["variable"]["kubelogin_login_mode"]["default"] == "azurecli"
     assert stack["provider"]["helm"][0]["kubernetes"]["exec"]["command"] == "kubelogin"
+    assert stack["provider"]["helm"][0]["kubernetes"]["exec"]["args"] == provider["exec"][0]["args"]
     assert not {"token", "client_key", "password", "config_path"} & set(provider)
 
 

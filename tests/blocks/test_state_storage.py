@@ -36,7 +36,8 @@ def test_required_inputs_make_an_entra_only_versioned_soft_deleted_locked_accoun
     assert (blob["versioning_enabled"], blob["change_feed_enabled"]) == (True, True)
     assert blob["delete_retention_policy"] == {"days": 30}
     assert blob["container_delete_retention_policy"] == {"days": 30}
-    assert account["network_rules"] == {"default_action": "Deny", "bypass": ["AzureServices"], "ip_rules": []}
+    assert account["network_rules"] == {"default_action": "Deny", "bypass": ["AzureServices"], "ip_rules": [],
+                                        "virtual_network_subnet_ids": []}
     assert {c["name"]: c["container_access_type"] for c in resources(out, "azurerm_storage_container").values()} == {
         "tfstate-dev": "private",
         "tfstate-production": "private",
@@ -57,6 +58,15 @@ def test_blob_service_id_is_where_blob_logging_attaches():
 def test_allowed_ranges_pass_the_firewall():
     out = synth(lambda s: storage(s, allowed_ip_ranges=["203.0.113.0/24"]))
     assert only(out, "azurerm_storage_account")["network_rules"]["ip_rules"] == ["203.0.113.0/24"]
+
+
+def test_allowed_subnets_pass_the_firewall_by_subnet_rule():
+    """Same-region callers are not matched by IP rules (Azure Storage firewall limitations), so the deploy
+    pool's subnet is admitted by a subnet rule."""
+    subnet = ("/subscriptions/44444444-4444-4444-4444-444444444444/resourceGroups/rg-agents/providers/"
+              "Microsoft.Network/virtualNetworks/vnet-agents/subnets/agents")
+    out = synth(lambda s: storage(s, allowed_subnet_ids=[subnet]))
+    assert only(out, "azurerm_storage_account")["network_rules"]["virtual_network_subnet_ids"] == [subnet]
 
 
 @pytest.mark.parametrize(
