@@ -146,12 +146,11 @@ def resolve_source(mode: str | None = None, *, mirror: Path | None = None) -> So
     mode = (mode or os.environ.get(MODE_VARIABLE) or "auto").strip().lower()
     if mode not in MODES:
         raise ConfigError(f"{MODE_VARIABLE}={mode!r}: allowed: {', '.join(MODES)}")
-    explicit_mirror = mirror is not None or bool(os.environ.get(MIRROR_VARIABLE))
     path = Path(mirror).resolve() if mirror is not None else mirror_path()
     have_mirror = _mirror_holds_azurerm(path)
     missing_mirror = (f"no Terraform mirror holding hashicorp/azurerm at {path} "
                       f"(set {MIRROR_VARIABLE} to a filesystem mirror)")
-    if mode == "mirror" or (mode == "auto" and explicit_mirror):
+    if mode == "mirror":
         if not have_mirror:
             raise ConfigError(f"terraform validate ({MODE_VARIABLE}={mode}): {missing_mirror}")
         return Source("mirror", path)
@@ -675,6 +674,18 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Report:
+    text: str  # the table, then one line per diagnostic: "<stack>: error: <summary>: <detail> [<address>, <line>]"
+    exit_code: int  # 0 when every stack is valid, else 1
+
+
+def report(results: list[Result]) -> Report:
+    lines = [table(results)]
+    lines += [f"{result.name}: {diagnostic}" for result in results for diagnostic in result.diagnostics]
+    return Report(text="\n".join(lines), exit_code=0 if all(r.valid for r in results) else 1)
+
+
 def load_stacks(stacks_dir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     return {name: json.loads((stacks_dir / name / "cdk.tf.json").read_text(encoding="utf-8")) for name in names}
 
@@ -695,14 +706,10 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    print(table(results))
-    for result in results:
-        for diagnostic in result.diagnostics:
-            print(f"{result.name}: {diagnostic}")
-    where = f"mirror {source.mirror}" if source.mirror else "registry"
-    print(f"{len(results)} stacks validated with the {where} in {time.perf_counter() - started:.1f} s")
-    return 0 if all(r.valid for r in results) else 1
-
+    outcome = report(results)
+    where = f"the mirror {source.mirror}" if source.mirror else "the registry"
+    print(f"{outcome.text}\n{len(results)} stacks validated with {where} in {time.perf_counter() - started:.1f} s")
+    return outcome.exit_code
 
 if __name__ == "__main__":
     sys.exit(main())
