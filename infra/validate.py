@@ -372,15 +372,16 @@ def _last_char(out: list[str]) -> str:
     return ""
 
 
-def _kept_body(body: Any, rewriter: _Rewriter) -> Any:
-    """A kept resource / data / output body: templates rewritten, static references to left-out objects pruned."""
+def _kept_body(body: Any, rewriter: _Rewriter, literal: tuple[str, ...] = ()) -> Any:
+    """A kept block body: templates rewritten, static references to left-out objects pruned, ``literal`` keys
+    (and the static ``provider`` and ``//`` comments) unchanged."""
     if not isinstance(body, dict):
         return rewriter.value(body)
     kept: dict[str, Any] = {}
     for key, value in body.items():
         if key == "depends_on" and isinstance(value, list):
             kept[key] = [ref for ref in value if not rewriter.is_dropped(ref)]
-        elif key == "provider" or key == "//":
+        elif key in ("provider", "//") or key in literal:
             kept[key] = value
         elif key == "lifecycle":
             kept[key] = [_lifecycle(item, rewriter) for item in value] if isinstance(value, list) \
@@ -460,7 +461,7 @@ def azurerm_part(config: Mapping[str, Any]) -> dict[str, Any]:
         for local_name, configs in block.items():
             if sources.get(local_name, _normalized_source(local_name)) == AZURERM:
                 providers.setdefault(local_name, []).extend(
-                    {k: (v if k == "alias" else rewriter.value(v)) for k, v in c.items()} for c in _dicts(configs))
+                    _kept_body(c, rewriter, ("alias", "version")) for c in _dicts(configs))
     if providers:
         part["provider"] = providers
     for kind, by_type in keep.items():
@@ -475,8 +476,10 @@ def azurerm_part(config: Mapping[str, Any]) -> dict[str, Any]:
         locals_.update({name: rewriter.value(value) for name, value in block.items()})
     if locals_:
         part["locals"] = locals_
-    outputs = {name: _kept_body(body, rewriter) for block in _dicts(config.get("output"))
-               for name, body in block.items() if not _references_dropped(body, rewriter)}
+    # an output's description and sensitive are literal JSON values (the JSON syntax page, "output blocks")
+    outputs = {name: _kept_body(body, rewriter, ("description", "sensitive", "ephemeral"))
+               for block in _dicts(config.get("output")) for name, body in block.items()
+               if not _references_dropped(body, rewriter)}
     if outputs:
         part["output"] = outputs
     checks = {name: _kept_body(body, rewriter) for block in _dicts(config.get("check"))
@@ -542,8 +545,8 @@ def plugin_cache_dir() -> Path:
     return Path(value).expanduser() if value else Path(tempfile.gettempdir()) / "infra-terraform-plugin-cache"
 
 
-# Terraform's plugin cache is not safe for concurrent writers (docs: "plugin_cache_dir ... is not guaranteed to be
-# concurrency safe"), so registry-mode inits take turns; validate runs still overlap.
+# Terraform's plugin cache is not safe for concurrent inits (two installing the same provider race on the unpacked
+# cache entry: hashicorp/terraform#31964), so registry-mode inits take turns; validate runs still overlap.
 _INIT_LOCK = threading.Lock()
 
 
@@ -603,6 +606,10 @@ def _validate_in(scratch: Path, part: Mapping[str, Any], source: Source, binary:
         cache = plugin_cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         env["TF_PLUGIN_CACHE_DIR"] = str(cache)
+        # Since Terraform 1.4 a cached provider is used only when the lock file already records its checksum
+        # (hashicorp/terraform#32129); a scratch folder has no lock file, so without this every stack would
+        # download every provider again. The scratch lock file is thrown away, never committed.
+        env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "true"
         lock = _INIT_LOCK
     init_args = ["init", "-backend=false", "-input=false", "-json", "-no-color"]
     if lock is not None:

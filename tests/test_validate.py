@@ -331,3 +331,56 @@ def test_scratch_folders_leave_nothing_in_the_repository(validated):
     status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=True).stdout.splitlines()
     assert [line for line in status if ".terraform" in line] == []
+
+
+@pytest.fixture
+def registry_answering():
+    """A stand-in for the registry's service discovery (https://registry.terraform.io/.well-known/terraform.json)."""
+    import http.server
+    import threading
+
+    class Discovery(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"providers.v1": "/v1/providers/"}'
+            self.send_response(200 if self.path == "/.well-known/terraform.json" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Discovery)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_auto_takes_the_registry_when_there_is_no_mirror_and_it_answers(tmp_path, monkeypatch, registry_answering):
+    monkeypatch.setenv("INFRA_TF_MIRROR", str(tmp_path / "none"))
+    monkeypatch.setenv("INFRA_TF_REGISTRY", registry_answering)
+    assert validate.resolve_source("auto") == validate.Source("registry")
+    assert validate.resolve_source("registry") == validate.Source("registry")
+    assert validate.resolve_source("auto", mirror=validate.DEFAULT_MIRROR) == validate.Source(
+        "mirror", validate.DEFAULT_MIRROR.resolve())
+
+
+def test_registry_mode_validates_the_whole_stack_with_the_callers_cli_config(synthesized, source, tmp_path,
+                                                                            monkeypatch):
+    """Registry mode leaves the stack and the caller's CLI configuration alone (a laptop may install providers
+    through its own mirror). bootstrap needs only azurerm, so a CLI configuration pointing at the mirror stands in
+    for the registry here; the plugin cache is the one given, outside the repository."""
+    if source.mirror is None:  # in the pipeline the real registry is used by test_stack_passes_terraform_validate
+        source = validate.Source("mirror", validate.mirror_path())
+    rc = tmp_path / "laptop.tfrc"
+    rc.write_text(validate.cli_config(source.mirror))
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(rc))
+    monkeypatch.setenv("INFRA_TF_PLUGIN_CACHE", str(tmp_path / "cache"))
+    stack = synthesized.stacks["bootstrap"]
+    result = validate.terraform_validate(stack, mode=validate.Source("registry"), name="bootstrap",
+                                         workdir=tmp_path / "scratch")
+    assert [str(d) for d in result.errors] == []
+    assert (result.mode, result.valid, result.replaced) == ("registry", True, 0)
+    assert json.loads((tmp_path / "scratch" / "config" / "main.tf.json").read_text()) == stack  # backend too
+    assert (tmp_path / "cache" / "registry.terraform.io" / "hashicorp" / "azurerm").is_dir()
