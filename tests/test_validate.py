@@ -261,6 +261,38 @@ def test_a_resource_belongs_to_the_provider_its_meta_argument_names():
     assert list(part["resource"]["azurerm_resource_group"]) == ["a"]
 
 
+IMPORTS = {
+    "terraform": {"required_providers": {"azurerm": {"source": "hashicorp/azurerm", "version": "4.55.0"},
+                                         "random": {"source": "hashicorp/random", "version": "3.7.2"}}},
+    "provider": {"azurerm": [{"features": [{}], "subscription_id": "11111111-1111-1111-1111-111111111111"}],
+                 "random": [{}]},
+    "resource": {
+        "random_password": {"admin": {"length": 24}},
+        "azurerm_resource_group": {"rg": {"name": "rg-unit", "location": "westeurope"}},
+        "azurerm_key_vault_secret": {"admin": {
+            "name": "admin", "value": "${random_password.admin.result}",
+            "key_vault_id": "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-unit/providers/"
+                            "Microsoft.KeyVault/vaults/kv-unit"}},
+    },
+    "import": [
+        {"to": "random_password.admin", "id": "not-the-real-value"},
+        {"to": "azurerm_resource_group.rg",
+         "id": "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-unit"},
+    ],
+}
+
+
+def test_an_import_configuration_keeps_the_azurerm_imports_and_validates(source):
+    """What a recovery configuration looks like (azurerm + random, import blocks): the random import goes with
+    its resource, the azurerm one stays, and the part passes terraform validate."""
+    part = validate.azurerm_part(IMPORTS)
+    assert part["import"] == [IMPORTS["import"][1]]
+    assert set(part["resource"]) == {"azurerm_resource_group", "azurerm_key_vault_secret"}
+    result = validate.terraform_validate(IMPORTS if source.mode == "mirror" else part, mode=source, name="imports")
+    assert [str(d) for d in result.errors] == []
+    assert result.valid
+
+
 def test_the_extracted_part_of_a_mixed_configuration_validates(source, tmp_path):
     """The unit configuration's azurerm part through terraform: the unknown variables, the alias and the rewritten
     templates really validate. azurerm_part of it is itself (mirror mode applies it again), and the scratch is
