@@ -65,31 +65,42 @@ def test_stack_passes_terraform_validate(validated, synthesized, source, name):
         assert (result.kept, result.replaced) == (validate.count_blocks(stack), 0)
 
 
-def _dev_key_vault(stack: dict) -> tuple[str, dict]:
-    (logical_id, body), = stack["resource"]["azurerm_key_vault"].items()
-    return logical_id, body
-
-
-def test_a_key_vault_sku_the_provider_rejects_fails_with_the_providers_message(synthesized, source):
+@pytest.fixture(scope="module")
+def doctored(synthesized, source):
+    """dev with two faults the provider and Terraform must find: a Key Vault sku_name outside the provider's
+    StringInSlice, and a tag that references an attribute the resource group's schema does not have. One run."""
     stack = copy.deepcopy(synthesized.stacks["dev"])
-    logical_id, key_vault = _dev_key_vault(stack)
+    (logical_id, key_vault), = stack["resource"]["azurerm_key_vault"].items()
     key_vault["sku_name"] = "platinum"
-    result = validate.terraform_validate(stack, mode=source, name="dev-doctored")
+    # on another resource: an expression error stops Terraform before it asks the provider about that resource
+    (_, network), = stack["resource"]["azurerm_virtual_network"].items()
+    network["tags"] = {**network.get("tags", {}),
+                       "probe": "${azurerm_resource_group.resource_group.no_such_attribute}"}
+    results = validate.validate_stacks({"dev-doctored": stack}, mode=source, jobs=1)
+    return results[0], validate.report(results), f"azurerm_key_vault.{logical_id}"
+
+
+def test_a_key_vault_sku_the_provider_rejects_fails_with_the_providers_message(doctored):
+    result, _, address = doctored
     assert not result.valid
-    assert [(d.summary, d.address) for d in result.errors] == [
-        (KEY_VAULT_SKU_MESSAGE, f"azurerm_key_vault.{logical_id}")]
+    assert [(d.summary, d.address) for d in result.errors if d.address] == [(KEY_VAULT_SKU_MESSAGE, address)]
 
 
-def test_a_reference_to_an_attribute_the_schema_lacks_fails(synthesized, source):
+def test_a_reference_to_an_attribute_the_schema_lacks_fails(doctored):
     """References between kept resources are checked against the provider's schema (Terraform's own message)."""
-    stack = copy.deepcopy(synthesized.stacks["dev"])
-    _, key_vault = _dev_key_vault(stack)
-    key_vault["tags"] = {**key_vault.get("tags", {}),
-                         "probe": "${azurerm_resource_group.resource_group.no_such_attribute}"}
-    result = validate.terraform_validate(stack, mode=source, name="dev-doctored-reference")
-    assert not result.valid
-    assert [d.summary for d in result.errors] == ["Unsupported attribute"]
-    assert 'exported attribute named "no_such_attribute"' in result.errors[0].detail
+    result, _, _ = doctored
+    assert sorted(d.summary for d in result.errors) == sorted([KEY_VAULT_SKU_MESSAGE, "Unsupported attribute"])
+    unsupported, = (d for d in result.errors if d.summary == "Unsupported attribute")
+    assert 'exported attribute named "no_such_attribute"' in unsupported.detail
+    assert "azurerm_virtual_network" in unsupported.where
+
+
+def test_a_failing_stack_prints_the_providers_diagnostic_and_exits_1(doctored):
+    """What `make validate` prints for an invalid stack: the table, then stack: error: summary [address, line]."""
+    _, report, address = doctored
+    assert report.exit_code == 1
+    assert f"dev-doctored: error: {KEY_VAULT_SKU_MESSAGE} [{address}, main.tf.json:" in report.text
+    assert "INVALID (2 errors)" in report.text
 
 
 # ------------------------------------------------------------------------------------------- azurerm_part
@@ -352,18 +363,6 @@ def test_too_old_terraform_is_one_line(tmp_path, source):
     fake.chmod(0o755)
     assert_one_line_error(_run({"INFRA_VALIDATE": source.mode, "INFRA_TERRAFORM": str(fake)}),
                           f"{fake} is Terraform 1.10.5", "it needs >= 1.11.0")
-
-
-def test_a_failing_stack_prints_the_providers_diagnostic_and_exits_1(synthesized, source, tmp_path, capsys):
-    """What `make validate` prints for an invalid stack: the table, then stack: error: summary [address, line]."""
-    stack = copy.deepcopy(synthesized.stacks["dev"])
-    logical_id, key_vault = _dev_key_vault(stack)
-    key_vault["sku_name"] = "platinum"
-    results = validate.validate_stacks({"dev": stack}, mode=source, jobs=1)
-    report = validate.report(results)
-    assert report.exit_code == 1
-    assert f"dev: error: {KEY_VAULT_SKU_MESSAGE} [azurerm_key_vault.{logical_id}, main.tf.json:" in report.text
-    assert "INVALID (1 error)" in report.text
 
 
 def test_validating_the_stacks_leaves_nothing_in_the_repository(validated):
