@@ -715,7 +715,9 @@ def main() -> int:
         return error.exit_code
     outcome = report(results)
     where = f"the mirror {source.mirror}" if source.mirror else "the registry"
-    print(f"{outcome.text}\n{len(results)} stacks validated with {where} in {time.perf_counter() - started:.1f} s")
+    invalid = sum(1 for r in results if not r.valid)
+    print(f"{outcome.text}\n{len(results)} stacks through terraform validate with {where}: "
+          f"{invalid or 'none'} invalid, {time.perf_counter() - started:.1f} s in all")
     return outcome.exit_code
 
 if __name__ == "__main__":
