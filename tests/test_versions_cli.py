@@ -479,6 +479,87 @@ def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
     )
 
 
+# --- patch --------------------------------------------------------------------------------------------------
+
+
+def next_patch(version: str, step: int = 1) -> str:
+    """``version`` with its patch number raised by ``step`` (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, patch_number = version.lstrip("v").split(".")
+    return f"{prefix}{major}.{minor}.{int(patch_number) + step}"
+
+
+def test_patch_moves_one_component_of_production_within_its_minor(ws: Workspace) -> None:
+    before_file = ws.file("releases/production-weu.yaml").read_text()
+    before = ws.json("show", "production-weu")
+    target = next_patch(before["ingress-nginx"], 4)
+    run = ws.infra("patch", "ingress-nginx", target, "--env", "production-weu")
+    assert run.code == 0, run.err
+    assert run.out.splitlines() == [
+        "production-weu: patch release (versions/releases/production-weu.yaml):",
+        f"  ingress-nginx: {before['ingress-nginx']} → {target}",
+        "review and commit versions/releases/production-weu.yaml; the production-weu pipeline deploys it",
+    ]
+    assert ws.json("show", "production-weu") == {**before, "ingress-nginx": target}
+    after_file = ws.file("releases/production-weu.yaml").read_text()
+    assert comments(after_file) == comments(before_file)
+    assert changed_lines(before_file, after_file) == (
+        [f"  ingress-nginx: {before['ingress-nginx']}"], [f"  ingress-nginx: {target}"]
+    )
+    # enterprise-contoso follows production-weu: it gets the patch without a change of its own file
+    assert ws.json("show", "enterprise-contoso")["ingress-nginx"] == target
+    again = ws.snapshot()
+    assert ws.infra("patch", "ingress-nginx", target, "--env", "production-weu").out.endswith("nothing to do\n")
+    assert ws.snapshot() == again
+
+
+def test_patch_of_a_service_sets_the_image_tag_too(ws: Workspace) -> None:
+    target = next_patch(ws.json("show", "production-neu")["api"])
+    assert ws.infra("patch", "api", target, "--env", "production-neu").code == 0
+    text = ws.file("releases/production-neu.yaml").read_text()
+    assert f"  api:\n    version: {target}\n    image_tag: {target}\n" in text
+
+
+def test_patch_of_a_locked_component_takes_the_explicit_path(ws: Workspace) -> None:
+    locked = ws.json("show", "staging")["cert-manager"]
+    target = next_patch(locked)
+    refused(
+        ws,
+        "patch", "cert-manager", target, "--env", "staging",
+        contains=f"cert-manager (locked at {locked}) would change to {target}; lift the lock first: "
+        "infra versions unlock cert-manager --env staging",
+    )
+    assert ws.infra("unlock", "cert-manager", "--env", "staging").code == 0
+    assert ws.infra("patch", "cert-manager", target, "--env", "staging").code == 0
+    assert ws.infra("lock", "cert-manager", "--env", "staging").code == 0
+    assert ws.json("show", "staging")["cert-manager"] == target
+    assert ws.infra("show", "staging").out.count("locked") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("patch", "ingress-nginx", "{minor_up}", "--env", "production-weu"), "is not a newer patch release of"),
+        (("patch", "ingress-nginx", "{down}", "--env", "production-weu"), "is not a newer patch release of"),
+        (
+            ("patch", "cert-manager", "1.99.0", "--env", "production-weu"),
+            "allowed: a version written with a leading 'v'",
+        ),
+        (("patch", "ingress-nginx", "4.x", "--env", "production-weu"), "version = '4.x'"),
+        (("patch", "api", "9.9.9", "--env", "dev"), "patch works on an environment that lists its own versions; dev"),
+        (("patch", "api", "9.9.9", "--env", "enterprise-contoso"), "enterprise-contoso follows production-weu"),
+        (("patch", "sso-bridge", "0.9.4", "--env", "staging"), "cannot patch 'sso-bridge': staging does not run it"),
+        (("patch", "redis", "1.0.0", "--env", "staging"), "unknown component 'redis'"),
+        (("patch", "api", "1.0.0"), "the following arguments are required: --env"),
+    ],
+)
+def test_patch_refuses_anything_but_a_newer_patch(ws: Workspace, args: tuple[str, ...], message: str) -> None:
+    current = ws.json("show", "production-weu")["ingress-nginx"]
+    major, minor, patch_number = current.split(".")
+    values = {"minor_up": f"{major}.{int(minor) + 1}.0", "down": f"{major}.{minor}.{max(int(patch_number) - 1, 0)}"}
+    refused(ws, *(a.format(**values) for a in args), contains=message)
+
+
 # --- rollback (in a git repository) -------------------------------------------------------------------------
 
 
