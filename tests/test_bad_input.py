@@ -190,15 +190,15 @@ def versions(tmp_path: Path) -> Path:
 
 
 def test_release_naming_a_component_the_catalog_lacks(environments, versions):
-    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n",
-               "  ingress-nginx: 4.14.1\n  grafana: 8.0.0\n")
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.5\n",
+               "  ingress-nginx: 4.14.5\n  grafana: 8.0.0\n")
     result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "grafana")
     assert not (environments.parent / "cdktf.out").exists()
 
 
 def test_release_with_a_floating_version(environments, versions):
-    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n", "  ingress-nginx: latest\n")
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.5\n", "  ingress-nginx: latest\n")
     result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "ingress-nginx", "latest")
 

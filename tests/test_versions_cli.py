@@ -118,7 +118,7 @@ def test_show_prints_exact_versions_locks_and_sources(ws: Workspace) -> None:
     assert lines[3].split() == [
         "cert-manager",
         "platform",
-        "v1.18.2",
+        "v1.18.6",
         "chart",
         "appVersion",
         "cert-manager",
@@ -141,8 +141,8 @@ def test_show_dev_resolves_the_catalog(ws: Workspace) -> None:
     run = ws.infra("show", "dev")
     assert "follows catalog" in run.out.splitlines()[0]
     assert ws.json("show", "dev") == {
-        "ingress-nginx": "4.14.1",
-        "cert-manager": "v1.19.1",
+        "ingress-nginx": "4.14.5",
+        "cert-manager": "v1.19.6",
         "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.42.0",
@@ -166,7 +166,7 @@ def test_diff_lists_what_differs(ws: Workspace) -> None:
     rows = [line.split() for line in run.out.splitlines()]
     assert rows == [
         ["component", "staging", "production-weu"],
-        ["ingress-nginx", "4.14.1", "4.13.5"],
+        ["ingress-nginx", "4.14.5", "4.13.9"],
         ["external-dns", "1.20.0", "1.19.0"],
         ["api", "1.42.0", "1.41.2"],
         ["web", "2.7.0", "2.6.4"],
@@ -228,9 +228,9 @@ BREAKAGES = {
     ),
     "malformed version": (
         "releases/production-weu.yaml",
-        "ingress-nginx: 4.13.5",
+        "ingress-nginx: 4.13.9",
         "ingress-nginx: ~4.13",
-        "versions/releases/production-weu.yaml:5: components.ingress-nginx = '~4.13'",
+        "versions/releases/production-weu.yaml:6: components.ingress-nginx = '~4.13'",
     ),
     "latest": (
         "catalog.yaml",
@@ -342,10 +342,10 @@ def test_bump_records_the_latest_version_keeping_comments(ws: Workspace) -> None
 def test_bump_with_image_tag_and_for_a_platform_chart(ws: Workspace) -> None:
     assert ws.infra("bump", "web", "2.8.0", "--image-tag", "2.8.0-build.7").code == 0
     assert ws.infra("show", "dev").out.count("2.8.0-build.7") == 1
-    assert ws.infra("bump", "ingress-nginx", "4.14.2", "--image-tag", "v1.14.2").code == 0
-    run = ws.infra("bump", "ingress-nginx", "4.14.3")
+    assert ws.infra("bump", "ingress-nginx", "4.14.6", "--image-tag", "v1.14.6").code == 0
+    run = ws.infra("bump", "ingress-nginx", "4.14.7")
     assert run.code == 0
-    assert "dropped the image_tag override v1.14.2" in run.out
+    assert "dropped the image_tag override v1.14.6" in run.out
     assert (
         "image_tag"
         not in ws.file("catalog.yaml").read_text().split("ingress-nginx:")[1].split("cert-manager")[0]
@@ -379,14 +379,14 @@ def test_release_staging_takes_the_catalog_but_keeps_locks(ws: Workspace) -> Non
         "  web: 2.7.0 → 2.7.1",
     ]
     assert (
-        "  cert-manager: kept at v1.18.2 (locked; catalog has v1.19.1; lift with infra versions unlock "
+        "  cert-manager: kept at v1.18.6 (locked; catalog has v1.19.6; lift with infra versions unlock "
         "cert-manager --env staging)"
     ) in run.out
     after = ws.file("releases/staging.yaml").read_text()
     assert comments(after) == comments(before)
     assert ws.json("show", "staging") == {
-        "ingress-nginx": "4.14.1",
-        "cert-manager": "v1.18.2",
+        "ingress-nginx": "4.14.5",
+        "cert-manager": "v1.18.6",
         "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.43.0",
@@ -438,7 +438,7 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
     assert run.code == 0, run.err
     assert run.out.splitlines()[:6] == [
         "production-weu ← staging (versions/releases/production-weu.yaml):",
-        "  ingress-nginx: 4.13.5 → 4.14.1",
+        "  ingress-nginx: 4.13.9 → 4.14.5",
         "  external-dns: 1.19.0 → 1.20.0",
         "  api: 1.41.2 → 1.42.0",
         "  web: 2.6.4 → 2.7.0",
