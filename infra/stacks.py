@@ -324,21 +324,27 @@ class EnvironmentStack(cdktf.TerraformStack):
             region=settings.location,
             dns_domain=dns_domain,
             platform=charts["platform"],
+            resources=settings.platform_resources,
             services=charts["service"] if settings.deploy_product else {},
             registry=registry,
             integrations=settings.integrations,
             integration_versions=charts["integration"],
             component_versions=release.as_mapping(),
             external_dns=external_dns,
+            ingress_service_type=settings.ingress_service_type or "LoadBalancer",
             ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
             replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
             secrets=getattr(self, "global_secrets", None),
             # Let's Encrypt ClusterIssuers when the release runs them; the ACME account mail goes to the owner.
             cluster_issuer=settings.tls_issuer if "cluster-issuers" in charts["platform"] else None,
             acme_email=config.owner,
-            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and
-            # the nodes may pull from the registry.
-            depends_on=([self.cluster.role_assignments["deployer"],
+            # On AKS nothing Kubernetes starts before there is a node pool its pods can run on, the pipeline may
+            # reach the API server (Azure RBAC) and the nodes may pull from the registry. The system pool is
+            # tainted CriticalAddonsOnly=true:NoSchedule (only_critical_addons_enabled; azurerm v4.55.0
+            # internal/services/containers/kubernetes_nodepool.go) and no chart here tolerates it, so on a new
+            # cluster every pod would stay Pending until the user pool exists — past the atomic releases'
+            # timeouts. The layer takes these as opaque dependencies (it imports no azurerm).
+            depends_on=([self.cluster.user_node_pool, self.cluster.role_assignments["deployer"],
                          *self.container_registry.pull_assignments.values()]
                         if self.cluster and self.container_registry else []),
         )

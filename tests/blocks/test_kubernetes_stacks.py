@@ -9,7 +9,7 @@ import pytest
 
 from infra.errors import ConfigError
 from infra.versions import load_release
-from tests.blocks.kubernetes_helpers import assert_hardened
+from tests.blocks.kubernetes_helpers import assert_hardened, kubernetes_objects, release_values, waits_for
 from tests.conftest import stack_names
 
 ENVIRONMENTS = [name for name in stack_names() if name != "bootstrap"]
@@ -36,6 +36,55 @@ def test_nothing_goes_into_the_default_namespace(synthesized, environment):
     for kind in KUBERNETES_KINDS_WITH_NAMESPACE:
         for body in synthesized.resources(environment, kind).values():
             assert body["metadata"]["namespace"].startswith("${kubernetes_namespace_v1."), body["metadata"]
+
+
+@pytest.mark.parametrize("environment", [e for e in ENVIRONMENTS if e != "onprem"])
+def test_every_kubernetes_object_waits_for_the_user_node_pool(synthesized, environment):
+    # The system pool is tainted CriticalAddonsOnly=true:NoSchedule (only_critical_addons_enabled: azurerm
+    # v4.55.0 internal/services/containers/kubernetes_nodepool.go) and no chart tolerates it: on a new cluster
+    # nothing may be created before the user pool, or pods stay Pending against the atomic timeouts.
+    (cluster,) = synthesized.resources(environment, "azurerm_kubernetes_cluster").values()
+    assert cluster["default_node_pool"]["only_critical_addons_enabled"] is True
+    (pool_id,) = synthesized.resources(environment, "azurerm_kubernetes_cluster_node_pool")
+    pool = f"azurerm_kubernetes_cluster_node_pool.{pool_id}"
+    assert synthesized.resources(environment, "azurerm_kubernetes_cluster_node_pool")[pool_id]["mode"] == "User"
+    stack = synthesized.stacks[environment]
+    objects = kubernetes_objects(stack)
+    assert len(objects) > 10
+    late = [address for address in objects if pool not in waits_for(stack, address)]
+    assert not late, f"{environment}: created before the user node pool: {late}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_ingress_service_type_follows_the_environment(synthesized, registry, environment):
+    settings = registry.get(environment)
+    (ingress,) = [b for b in synthesized.resources(environment, "helm_release").values()
+                  if b["name"] == "ingress-nginx"]
+    service = release_values(ingress)["controller"]["service"]
+    if settings.has_azure_cluster:
+        assert service["type"] == "LoadBalancer" and service["externalTrafficPolicy"] == "Local"
+        assert service["annotations"], "the Azure health-probe annotation"
+    else:
+        assert service == {"type": "NodePort", "externalTrafficPolicy": "Cluster", "annotations": {}}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_platform_container_is_best_effort(synthesized, registry, environment):
+    sizes = registry.get(environment).platform_resources
+    releases = {b["name"]: release_values(b) for b in synthesized.resources(environment, "helm_release").values()}
+    ingress = releases["ingress-nginx"]["controller"]
+    assert ingress["resources"] == sizes.ingress_controller.values()
+    for job in ("createSecretJob", "patchWebhookJob"):
+        assert ingress["admissionWebhooks"][job]["resources"] == sizes.ingress_admission_jobs.values()
+    cert_manager = releases["cert-manager"]
+    assert cert_manager["resources"] == sizes.cert_manager_controller.values()
+    assert cert_manager["webhook"]["resources"] == sizes.cert_manager_webhook.values()
+    assert cert_manager["cainjector"]["resources"] == sizes.cert_manager_cainjector.values()
+    assert cert_manager["startupapicheck"]["resources"] == sizes.cert_manager_startupapicheck.values()
+    if "external-dns" in releases:
+        assert releases["external-dns"]["resources"] == sizes.external_dns.values()
+    for values in (ingress["resources"], cert_manager["resources"]):
+        assert values["requests"]["cpu"] and values["requests"]["memory"] and values["limits"]["memory"]
 
 
 def test_onprem_deploys_through_a_kubeconfig_context_and_creates_no_cluster(synthesized):
