@@ -69,6 +69,7 @@ class KubernetesLayer(Construct):
         registry: str | None = None,
         integrations: Sequence[IntegrationSpec] = (),
         integration_versions: Mapping[str, ChartVersion] | None = None,
+        external_secrets: Mapping[str, str] | None = None,
         component_versions: Mapping[str, str] | None = None,
         external_dns: AzureDnsProvider | None = None,
         ingress_service_type: IngressServiceType = "LoadBalancer",
@@ -90,7 +91,9 @@ class KubernetesLayer(Construct):
         ``services`` (default none: no product): component → ChartVersion of the company's services; needs
         ``registry`` (the registry host the charts and images come from). Each service gets the host
         ``<name>.<dns_domain>`` unless it is in ``internal_services`` (default ``("worker",)``).
-        ``integrations`` (default none) with ``integration_versions`` (component → ChartVersion).
+        ``integrations`` (default none) with ``integration_versions`` (component → ChartVersion) and
+        ``external_secrets`` (default none): the integrations' values from outside, store name →
+        reference (see :class:`IntegrationServices`; the layer only sees references, never the store).
         ``component_versions`` (default: every chart handed in, component → version) for platform-settings.
         ``external_dns`` (default none: no external-dns). ``ingress_service_type`` (default ``LoadBalancer``;
         ``NodePort`` for a cluster without a load-balancer implementation — then with
@@ -257,8 +260,13 @@ class KubernetesLayer(Construct):
                 registry=str(registry or ""),
                 cluster_issuer=cluster_issuer,
                 ingress_namespace=self.ingress.namespace.literal_name,
+                external_secrets=external_secrets,
                 depends_on=platform_ready,
                 **facts,
+            )
+        elif external_secrets:
+            raise ValueError(
+                f"{owner} external_secrets {sorted(external_secrets)} without integrations; allowed: none"
             )
         # Every application namespace is locked down (default-deny ingress) before any of its pods starts.
         self.network_policies: dict[str, NetworkPolicies] = {

@@ -78,6 +78,7 @@ def test_layer_full_composition_on_a_kubeconfig_cluster():
         integration_versions={
             "sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")
         },
+        external_secrets={"sso-bridge-oidc-client-secret": secret},
     )
     doc = synth(stack)
     releases = {body["name"]: body for body in resources(doc, "helm_release").values()}
@@ -106,7 +107,8 @@ def test_layer_full_composition_on_a_kubeconfig_cluster():
         if cm["metadata"]["name"] == "platform-settings"
     ]
     assert len(settings) == 2  # product and integrations
-    assert len(resources(doc, "kubernetes_secret_v1")) == 1  # product only
+    secrets = {body["metadata"]["name"] for body in resources(doc, "kubernetes_secret_v1").values()}
+    assert secrets == {"platform-secrets", "sso-bridge-oidc"}  # product's; the integration's own
 
 
 def test_layer_namespaces_wait_for_the_given_dependencies():
@@ -196,6 +198,11 @@ def test_layer_refuses_a_provider_without_external_dns():
 def test_layer_refuses_services_without_a_registry():
     with pytest.raises(ValueError, match="registry = None with services"):
         _layer(new_stack(), services=SERVICES)
+
+
+def test_layer_refuses_values_from_outside_without_integrations():
+    with pytest.raises(ValueError, match=r"external_secrets \['x'\] without integrations"):
+        _layer(new_stack(), external_secrets={"x": "${var.x}"})
 
 
 def test_layer_refuses_integrations_in_a_product_namespace():

@@ -87,6 +87,58 @@ def test_no_platform_container_is_best_effort(synthesized, registry, environment
         assert values["requests"]["cpu"] and values["requests"]["memory"] and values["limits"]["memory"]
 
 
+def _secret_refs(values, path=()):
+    """(path, Secret name) of every ``...SecretRef: {name: ...}`` and ``platformSettings.secretName`` in chart
+    values: Secrets the chart's pods read and that something must create (TLS ``secretName``s are cert-manager's
+    to create)."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if key.endswith("SecretRef") and isinstance(value, dict) and "name" in value:
+                yield (*path, key), value["name"]
+            elif path[-1:] == ("platformSettings",) and key == "secretName" and value:
+                yield (*path, key), value
+            else:
+                yield from _secret_refs(value, (*path, key))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_secret_a_release_reads_is_created_before_it(synthesized, environment):
+    stack = synthesized.stacks[environment]
+    secrets = {
+        (body["metadata"]["namespace"], body["metadata"]["name"]): f"kubernetes_secret_v1.{key}"
+        for key, body in synthesized.resources(environment, "kubernetes_secret_v1").items()
+    }
+    checked = 0
+    for key, release in synthesized.resources(environment, "helm_release").items():
+        for path, name in _secret_refs(release_values(release)):
+            address = secrets.get((release["namespace"], name))
+            assert address, f"{environment}: {release['name']} reads Secret {name!r} ({'.'.join(path)}); none is made"
+            assert address in waits_for(stack, f"helm_release.{key}"), f"{release['name']} does not wait for {name}"
+            checked += 1
+    assert checked > 0
+
+
+def test_the_sso_bridge_client_secret_comes_from_the_key_vault_once_an_operator_put_it_there(synthesized):
+    stack = synthesized.stacks["enterprise-contoso"]
+    (secret,) = [b for b in synthesized.resources("enterprise-contoso", "kubernetes_secret_v1").values()
+                 if b["metadata"]["name"] == "sso-bridge-oidc"]
+    ((data_id, data),) = stack["data"]["azurerm_key_vault_secret"].items()
+    assert secret["data"] == {"client-secret": f"${{data.azurerm_key_vault_secret.{data_id}.value}}"}
+    (vault_id,) = synthesized.resources("enterprise-contoso", "azurerm_key_vault")
+    vault_name = synthesized.resources("enterprise-contoso", "azurerm_key_vault")[vault_id]["name"]
+    assert data["name"] == "sso-bridge-oidc-client-secret"
+    assert data["key_vault_id"] == f"${{azurerm_key_vault.{vault_id}.id}}"
+    (precondition,) = data["lifecycle"]["precondition"]
+    assert "data.azurerm_key_vault_secrets." in precondition["condition"]
+    assert (f"az keyvault secret set --vault-name {vault_name} --name sso-bridge-oidc-client-secret --file"
+            in precondition["error_message"])
+    # the read waits for the deployer's Secrets Officer role on the (RBAC) vault
+    assert any(dep.startswith("azurerm_role_assignment.key_vault_role_deployer") for dep in data["depends_on"])
+    for environment in ENVIRONMENTS:
+        if environment != "enterprise-contoso":
+            assert "azurerm_key_vault_secret" not in synthesized.stacks[environment].get("data", {}), environment
+
+
 def test_onprem_deploys_through_a_kubeconfig_context_and_creates_no_cluster(synthesized):
     stack = synthesized.stacks["onprem"]
     expected = {"config_path": "${var.kubeconfig_path}", "config_context": "onprem-lab"}
