@@ -17,6 +17,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
+from building_blocks.kubernetes.platform_options import (
+    INGRESS_SERVICE_TYPES,
+    ContainerResources,
+    IngressServiceType,
+    PlatformResources,
+)
 from building_blocks.maintenance import WEEKDAYS
 from building_blocks.naming import REGION_CODES
 from building_blocks.secret_catalog import SECRET_NAMES
@@ -42,6 +48,24 @@ _REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _POSTGRES_SKU = re.compile(r"^(B|GP|MO)_Standard_[A-Za-z0-9_]+$")
 POSTGRES_VERSIONS: tuple[str, ...] = ("14", "15", "16", "17")
+
+# Requests and memory limits of the platform charts' containers, sized for a small cluster (a few
+# Standard_D4ds_v5 nodes, tens of Ingresses and certificates). No CPU limits: CPU is compressible, and a limit
+# throttles the controllers (docs/kubernetes-layer.md, "Resources"). Per environment:
+# platform_resources=dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...)).
+DEFAULT_PLATFORM_RESOURCES = PlatformResources(
+    # Upstream requests 100m / 90Mi (values.yaml); nginx runs one worker per node CPU, so room above that.
+    ingress_controller=ContainerResources(cpu_request="100m", memory_request="128Mi", memory_limit="512Mi"),
+    # kube-webhook-certgen, seconds per install/upgrade (upstream example in values.yaml: 10m / 20Mi).
+    ingress_admission_jobs=ContainerResources(cpu_request="10m", memory_request="32Mi", memory_limit="64Mi"),
+    cert_manager_controller=ContainerResources(cpu_request="10m", memory_request="64Mi", memory_limit="256Mi"),
+    cert_manager_webhook=ContainerResources(cpu_request="10m", memory_request="32Mi", memory_limit="128Mi"),
+    # cainjector caches Secrets and webhook/CRD objects cluster-wide: the largest of the three.
+    cert_manager_cainjector=ContainerResources(cpu_request="10m", memory_request="128Mi", memory_limit="512Mi"),
+    cert_manager_startupapicheck=ContainerResources(cpu_request="10m", memory_request="32Mi",
+                                                    memory_limit="64Mi"),
+    external_dns=ContainerResources(cpu_request="10m", memory_request="64Mi", memory_limit="256Mi"),
+)
 
 # The file being loaded by infra.registry, so that settings built there name their file in error messages.
 LOADING_FILE: ContextVar[str] = ContextVar("LOADING_FILE", default="<unknown>")
@@ -193,6 +217,17 @@ class EnvironmentSettings:
     """The cert-manager ClusterIssuer that signs the services' and integrations' Ingress certificates, when the
     environment's release runs the ``cluster-issuers`` component: ``letsencrypt`` (browser-trusted) or
     ``letsencrypt-staging`` (untrusted test certificates with generous rate limits, for trying out issuance)."""
+    platform_resources: PlatformResources = DEFAULT_PLATFORM_RESOURCES
+    """Requests and memory limits of every platform container (ingress-nginx controller and admission Jobs,
+    cert-manager controller, webhook, cainjector and startupapicheck, external-dns). Default:
+    :data:`DEFAULT_PLATFORM_RESOURCES` (sized for a small cluster); override single containers with
+    ``dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...))``."""
+    ingress_service_type: IngressServiceType | None = None
+    """How the ingress controller's Service is exposed: ``LoadBalancer`` or ``NodePort``. Default:
+    ``LoadBalancer`` on AKS (the Azure load balancer; the only value allowed there, the nodes have no public
+    address); ``NodePort`` for kind external — an existing cluster need not have a load-balancer
+    implementation, and a LoadBalancer Service without one never becomes ready (the release would roll back).
+    Set ``LoadBalancer`` for an external cluster that has one (e.g. MetalLB)."""
     integrations: tuple[IntegrationSpec, ...] = ()
     """Customer-specific integration services, each a typed spec from
     :mod:`building_blocks.kubernetes.integration_specs` (e.g. ``SsoBridge(...)``). Default: none. Their chart
@@ -275,9 +310,21 @@ class EnvironmentSettings:
                 raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
 
     def _validate_kubernetes_layer(self, where: str) -> None:
-        """Inputs of the Kubernetes layer: the chart/image registry, the TLS issuer and the integration specs."""
+        """Inputs of the Kubernetes layer: the chart/image registry, the TLS issuer, the platform charts'
+        resources and ingress Service type, and the integration specs."""
         if self.tls_issuer not in TLS_ISSUERS:
             raise _fail(where, "tls_issuer", self.tls_issuer, ", ".join(TLS_ISSUERS))
+        if not isinstance(self.platform_resources, PlatformResources):
+            raise _fail(where, "platform_resources", self.platform_resources, "a PlatformResources(...), e.g. "
+                        "dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...))")
+        service_type = self.ingress_service_type if self.ingress_service_type is not None else (
+            "LoadBalancer" if self.has_azure_cluster else "NodePort")
+        if service_type not in INGRESS_SERVICE_TYPES:
+            raise _fail(where, "ingress_service_type", service_type, ", ".join(INGRESS_SERVICE_TYPES))
+        if self.has_azure_cluster and service_type != "LoadBalancer":
+            raise _fail(where, "ingress_service_type", service_type, f"LoadBalancer for kind {self.kind} (AKS: the "
+                        "Azure load balancer is the way in; the nodes have no public address)")
+        object.__setattr__(self, "ingress_service_type", service_type)
         registry = self.container_registry_login_server
         if registry is not None and (not isinstance(registry, str) or not _REGISTRY_HOST.match(registry)):
             raise _fail(where, "container_registry_login_server", registry, "a registry host such as "

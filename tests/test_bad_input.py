@@ -117,6 +117,25 @@ def test_unknown_kind(environments):
     assert_one_line_error(result, "field 'kind' = 'qa'", "allowed: dev, staging, production, enterprise, external")
 
 
+def test_unknown_ingress_service_type(environments):
+    replace_in(environments / "onprem.py", 'kind="external",', 'kind="external", ingress_service_type="Ingress",')
+    result = run_main(environments)
+    assert_one_line_error(result, "environment 'onprem'", "environments/onprem.py",
+                          "field 'ingress_service_type' = 'Ingress'", "allowed: LoadBalancer, NodePort")
+
+
+def test_bad_container_resources(environments):
+    replace_in(environments / "dev.py", "from infra.settings import EnvironmentSettings",
+               "import dataclasses\n\nfrom building_blocks.kubernetes.platform_options import ContainerResources\n"
+               "from infra.settings import DEFAULT_PLATFORM_RESOURCES, EnvironmentSettings")
+    replace_in(environments / "dev.py", 'kind="dev",', 'kind="dev", platform_resources=dataclasses.replace('
+               'DEFAULT_PLATFORM_RESOURCES, external_dns=ContainerResources(cpu_request="10m", '
+               'memory_request="1Gi", memory_limit="256Mi")),')
+    result = run_main(environments)
+    assert_one_line_error(result, "environments/dev.py", "memory_limit = '256Mi' is below memory_request = '1Gi'",
+                          "allowed: a limit ≥ the request")
+
+
 def test_wrong_type(environments):
     replace_in(environments / "dev.py", 'kind="dev",', 'kind="dev", private_cluster="yes",')
     result = run_main(environments)
@@ -190,15 +209,15 @@ def versions(tmp_path: Path) -> Path:
 
 
 def test_release_naming_a_component_the_catalog_lacks(environments, versions):
-    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n",
-               "  ingress-nginx: 4.14.1\n  grafana: 8.0.0\n")
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.5\n",
+               "  ingress-nginx: 4.14.5\n  grafana: 8.0.0\n")
     result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "grafana")
     assert not (environments.parent / "cdktf.out").exists()
 
 
 def test_release_with_a_floating_version(environments, versions):
-    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n", "  ingress-nginx: latest\n")
+    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.5\n", "  ingress-nginx: latest\n")
     result = run_main(environments, versions=versions)
     assert_one_line_error(result, "staging.yaml", "ingress-nginx", "latest")
 
