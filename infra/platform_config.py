@@ -92,7 +92,9 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{_rel(path)}: file not found (company configuration is required)") from None
+        named = f"{CONFIG_FILE_VARIABLE}={path}" if os.environ.get(CONFIG_FILE_VARIABLE) else _rel(path)
+        raise ConfigError(f"{named}: file not found (company configuration is required; unset "
+                          f"{CONFIG_FILE_VARIABLE} for {_rel(CONFIG_FILE)})") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{_rel(path)}: cannot read TOML: {error}") from None
 

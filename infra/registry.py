@@ -161,7 +161,9 @@ def load_registry(directory: Path | None = None, config: PlatformConfig | None =
     directory = directory or environments_dir()
     config = config or load_platform_config()
     if not directory.is_dir():
-        raise ConfigError(f"{directory}: environments folder not found")
+        named = f"{ENVIRONMENTS_DIR_VARIABLE}={directory}" if os.environ.get(ENVIRONMENTS_DIR_VARIABLE) else directory
+        raise ConfigError(f"{named}: environments folder not found; allowed: a folder of environment modules "
+                          f"(unset {ENVIRONMENTS_DIR_VARIABLE} for {_display(ENVIRONMENTS_DIR)}/)")
     sys.dont_write_bytecode = True  # definition files are data: leave no __pycache__ beside them
     bootstrap: BootstrapSettings | None = None
     environments: list[EnvironmentSettings] = []

@@ -480,3 +480,19 @@ def test_state_firewall_ranges_azure_refuses_at_apply(environments, ranges, frag
     replace_in(environments / "bootstrap.py", '("203.0.113.0/24",)', ranges)
     assert_one_line_error(run_main(environments), "environment 'bootstrap'",
                           f"field 'allowed_ip_ranges' = {fragment}")
+
+
+def test_a_versions_folder_variable_that_names_nothing_is_reported_as_itself(environments, tmp_path):
+    result = run_main(environments, versions=tmp_path / "no-versions")
+    assert_one_line_error(result, f"INFRA_VERSIONS_DIR={tmp_path}/no-versions: no such folder; allowed: a folder "
+                          "holding catalog.yaml and releases/")
+
+
+@pytest.mark.parametrize(("variable", "fragment"), [
+    ("INFRA_ENVIRONMENTS_DIR", "environments folder not found; allowed: a folder of environment modules"),
+    ("INFRA_PLATFORM_CONFIG", "file not found (company configuration is required; unset INFRA_PLATFORM_CONFIG"),
+])
+def test_a_path_variable_that_names_nothing_is_named(environments, tmp_path, variable, fragment):
+    env = entry_environment(environments, outdir=tmp_path / "cdktf.out", variables={variable: str(tmp_path / "x")})
+    result = run_probe(INFRA, "environments", root=tmp_path, env=env)
+    assert_one_line_error(result, f"{variable}={tmp_path}/x: {fragment}")
