@@ -44,12 +44,10 @@ from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
 from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
+from infra.preflight import TERRAFORM_REQUIRED_VERSION  # every stack's required_version (`make deploy` checks it)
 from infra.settings import BootstrapSettings, EnvironmentSettings
 from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location
 from infra.versions import COMPONENT_KINDS, Release
-
-# Terraform itself: write-only attributes and ephemeral resources need 1.11.
-TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
 
 
 def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,

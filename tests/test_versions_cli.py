@@ -361,8 +361,21 @@ def test_bump_to_the_same_version_changes_nothing(ws: Workspace) -> None:
 
 
 def test_bump_downgrade_on_purpose(ws: Workspace) -> None:
-    assert ws.infra("bump", "api", "1.41.0", "--allow-downgrade").code == 0
-    assert ws.json("show", "dev")["api"] == "1.41.0"
+    # No release file pins a web newer than 2.7.0 (staging runs 2.7.0, production 2.6.4).
+    assert ws.infra("bump", "web", "2.7.0", "--allow-downgrade").code == 0
+    assert ws.json("show", "dev")["web"] == "2.7.0"
+
+
+def test_bump_downgrade_below_a_pin_is_refused(ws: Workspace) -> None:
+    # The catalog is the list of versions that exist: staging and production-weu pin api 1.42.0 and 1.41.2.
+    before = ws.snapshot()
+    run = ws.infra("bump", "api", "1.41.0", "--allow-downgrade")
+    assert run.code == 2
+    assert run.err.startswith("error: bump api 1.41.0 refused: ")
+    assert "versions/releases/production-weu.yaml pins 1.41.2" in run.err
+    assert "versions/releases/staging.yaml pins 1.42.0" in run.err
+    assert "pin api at 1.41.0 in its release file instead" in run.err
+    assert ws.snapshot() == before
 
 
 # --- release staging and locks ------------------------------------------------------------------------------

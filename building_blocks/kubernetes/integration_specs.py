@@ -66,14 +66,14 @@ class IntegrationSpec:
 
     def __post_init__(self) -> None:
         where = f"integration {self.component or type(self).__name__!r}"
-        if not self.component or not _NAME.match(self.component):
+        if not self.component or not _NAME.fullmatch(self.component):
             raise ValueError(
                 f"{where}: class attribute 'component' = {self.component!r}; allowed: a DNS-1123 "
                 "component name"
             )
         if (
             not isinstance(self.namespace, str)
-            or not _NAME.match(self.namespace)
+            or not _NAME.fullmatch(self.namespace)
             or self.namespace == "default"
         ):
             raise ValueError(
@@ -81,7 +81,7 @@ class IntegrationSpec:
                 "than 'default'"
             )
         if self.host_label is not None and (
-            not isinstance(self.host_label, str) or not _NAME.match(self.host_label)
+            not isinstance(self.host_label, str) or not _NAME.fullmatch(self.host_label)
         ):
             raise ValueError(
                 f"{where}: field 'host_label' = {self.host_label!r}; allowed: None or a DNS label"
@@ -130,9 +130,9 @@ class SsoBridge(IntegrationSpec):
     def __post_init__(self) -> None:
         super().__post_init__()
         where = "integration 'sso-bridge'"
-        if not isinstance(self.issuer_url, str) or not re.match(r"^https://[^\s/]+(/\S*)?$", self.issuer_url):
+        if not isinstance(self.issuer_url, str) or not re.fullmatch(r"^https://[^\s/]+(/\S*)?$", self.issuer_url):
             raise ValueError(f"{where}: field 'issuer_url' = {self.issuer_url!r}; allowed: an https:// URL")
-        if not isinstance(self.client_id, str) or not re.match(
+        if not isinstance(self.client_id, str) or not re.fullmatch(
             r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", self.client_id
         ):
             raise ValueError(f"{where}: field 'client_id' = {self.client_id!r}; allowed: an OIDC client id")
@@ -140,11 +140,12 @@ class SsoBridge(IntegrationSpec):
         if (
             not isinstance(domains, tuple)
             or not domains
-            or not all(isinstance(d, str) and _DOMAIN.match(d) for d in domains)
+            or not all(isinstance(d, str) and _DOMAIN.fullmatch(d) for d in domains)
         ):
+            one = f" (one domain needs the trailing comma: ({domains!r},))" if isinstance(domains, str) else ""
             raise ValueError(
                 f"{where}: field 'allowed_email_domains' = {domains!r}; allowed: a non-empty tuple of "
-                "lowercase domain names"
+                f"lowercase domain names{one}"
             )
         for field_name, low, high in (("replicas", 1, 10), ("session_lifetime_minutes", 5, 1440)):
             value = getattr(self, field_name)

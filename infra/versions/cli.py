@@ -89,11 +89,13 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _check(_: argparse.Namespace) -> int:
     from infra.registry import load_registry
-    from infra.versions.resolve import check_registry
+    from infra.versions.resolve import check_registry, check_release_files
 
     loader = Loader()
+    registry = load_registry()
+    check_release_files(registry, loader.directory)
     releases = loader.releases()
-    check_registry(releases, load_registry(), loader.directory)
+    check_registry(releases, registry, loader.directory)
     print(
         f"ok: {loader.catalog.source} ({len(loader.catalog.components)} components); releases of "
         f"{len(releases)} environments: {', '.join(releases)}"
@@ -203,7 +205,12 @@ def register(subparsers: Any) -> None:
     ):
         parser = commands.add_parser(name, help=text)
         parser.add_argument("component")
-        parser.add_argument("--env", required=True, metavar="ENV", help="the environment (staging)")
+        parser.add_argument(
+            "--env",
+            required=True,
+            metavar="ENV",
+            help="an environment that lists its own versions (staging, production-*); not one that follows",
+        )
         parser.set_defaults(handler=handler)
 
     promote = commands.add_parser("promote", help="copy one environment's versions exactly into another")

@@ -202,6 +202,7 @@ def bump(
     before, after = (current.version, current.image_tag), (version, image_tag)
     if before == after:
         return [f"catalog: {component} is already at {describe_pin(after)}; nothing to do"]
+    _refuse_below_pins(loader, component, version)
     path = catalog_path(loader.directory)
     document = loader.document(path)
     body = document["components"][component]
@@ -230,6 +231,23 @@ def bump(
         lines.append(f"follows the catalog, gets it on its next deployment: {', '.join(followers)}")
     lines.append("staging takes it with: infra versions release staging")
     return lines
+
+
+def _refuse_below_pins(loader: Loader, component: str, version: str) -> None:
+    """The catalog is the list of versions that exist (docs/versions.md): lowering it below a version a release
+    file pins would say that pin does not exist. Refused, naming the pins and how to hold dev back instead."""
+    pins = [
+        f"{loader.file(name).source} pins {entry.version}"
+        for name in loader.environments()
+        if (entry := loader.file(name).entries.get(component)) is not None
+        and version_key(entry.version) > version_key(version)
+    ]
+    if pins:
+        raise ConfigError(
+            f"bump {component} {version} refused: {'; '.join(pins)}, and the catalog is the list of versions "
+            f"that exist (its version is the newest); to hold an environment that follows the catalog back, pin "
+            f"{component} at {version} in its release file instead"
+        )
 
 
 # --- release staging ---------------------------------------------------------------------------------------
