@@ -14,6 +14,7 @@ plus the classes found on the way (values with a trailing newline, firewall rang
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.test_bad_input import (
@@ -47,6 +49,19 @@ def versions(tmp_path: Path) -> Path:
     folder = tmp_path / "versions"
     shutil.copytree(REPO_ROOT / "versions", folder)
     return folder
+
+
+def release_pin(release: Path, component: str) -> str:
+    """The version a release file pins ``component`` to (the short ``name: version`` form)."""
+    match = re.search(rf"^  {re.escape(component)}: (\S+)$", release.read_text(), re.MULTILINE)
+    assert match, f"{component} has no short pin in {release}"
+    return match.group(1)
+
+
+def catalog_latest(versions: Path, component: str) -> str:
+    """The catalog's latest version of ``component``."""
+    catalog = yaml.safe_load((versions / "catalog.yaml").read_text())
+    return str(catalog["components"][component]["version"])
 
 
 @pytest.fixture
@@ -270,17 +285,24 @@ def test_a_pin_newer_than_the_catalog_is_refused_by_synth(environments, versions
 
 
 def test_a_pin_newer_than_the_catalog_is_refused_by_versions_check(environments, versions):
-    replace_in(versions / "releases" / "staging.yaml", "  ingress-nginx: 4.14.1\n", "  ingress-nginx: 4.15.0\n")
+    # Read from the live files, so a version bump or release never breaks this test (issue 13, item 1).
+    staging = versions / "releases" / "staging.yaml"
+    pinned = release_pin(staging, "ingress-nginx")
+    latest = catalog_latest(versions, "ingress-nginx")
+    replace_in(staging, f"  ingress-nginx: {pinned}\n", "  ingress-nginx: 99.0.0\n")
     assert_one_line_error(run_infra(environments, "versions", "check", versions=versions),
-                          "versions/releases/staging.yaml:", "components.ingress-nginx: version = '4.15.0'",
-                          "allowed: 4.14.1 or older")
+                          "versions/releases/staging.yaml:", "components.ingress-nginx: version = '99.0.0'",
+                          f"allowed: {latest} or older")
 
 
 def test_a_pin_in_another_style_than_the_catalog_is_refused(environments, versions):
-    replace_in(versions / "releases" / "production-neu.yaml", "cert-manager: v1.18.2", "cert-manager: 1.18.2")
+    release = versions / "releases" / "production-neu.yaml"
+    pinned = release_pin(release, "cert-manager")
+    replace_in(release, f"cert-manager: {pinned}", f"cert-manager: {pinned.removeprefix('v')}")
     assert_one_line_error(run_make("synth", environments, versions=versions), "production-neu.yaml:",
-                          "components.cert-manager: version = '1.18.2'", "allowed: a version written with a "
-                          "leading 'v', like the catalog's v1.19.1", make=True)
+                          f"components.cert-manager: version = '{pinned.removeprefix('v')}'",
+                          "allowed: a version written with a leading 'v', like the catalog's "
+                          f"{catalog_latest(versions, 'cert-manager')}", make=True)
 
 
 # --- 5. an unwritable INFRA_OUTDIR --------------------------------------------------------------------------

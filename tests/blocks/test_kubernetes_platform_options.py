@@ -80,7 +80,7 @@ def test_ingress_service_type_defaults_by_kind():
 
 def test_settings_refuse_an_unknown_ingress_service_type():
     with pytest.raises(ConfigError, match=r"field 'ingress_service_type' = 'ClusterIP'; allowed: LoadBalancer, "
-                                          r"NodePort$"):
+                                          r"NodePort, or None$"):
         EnvironmentSettings(name="lab", kind="external", kubeconfig_context="lab", deploy_product=False,
                             ingress_service_type="ClusterIP")  # type: ignore[arg-type]
 
