@@ -37,18 +37,17 @@ from building_blocks.kubernetes.platform_charts import AzureDnsProvider, Externa
 from building_blocks.monitoring import LogAnalytics
 from building_blocks.naming import Namer, dns_zone_name, resource_name
 from building_blocks.network import Network
+from building_blocks.operator_secrets import OperatorSecret, OperatorSecrets
 from building_blocks.postgres import PostgresServer
 from building_blocks.secret_set import SecretSet
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
 from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
+from infra.preflight import TERRAFORM_REQUIRED_VERSION  # every stack's required_version (`make deploy` checks it)
 from infra.settings import BootstrapSettings, EnvironmentSettings
 from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location
 from infra.versions import COMPONENT_KINDS, Release
-
-# Terraform itself: write-only attributes and ephemeral resources need 1.11.
-TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
 
 
 def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
@@ -331,6 +330,7 @@ class EnvironmentStack(cdktf.TerraformStack):
                                   "Azure DNS zone; allowed: exclude external-dns in its release file")
             external_dns = self._external_dns_identity(
                 settings, config, namespace=charts["platform"]["external-dns"].namespace or "external-dns")
+        external_secrets = self._operator_secrets(settings)
         return KubernetesLayer(
             self, "kubernetes",
             connection=connection,
@@ -338,24 +338,56 @@ class EnvironmentStack(cdktf.TerraformStack):
             region=settings.location,
             dns_domain=dns_domain,
             platform=charts["platform"],
+            resources=settings.platform_resources,
             services=charts["service"] if settings.deploy_product else {},
             registry=registry,
             integrations=settings.integrations,
             integration_versions=charts["integration"],
+            external_secrets=external_secrets,
             component_versions=release.as_mapping(),
             external_dns=external_dns,
+            ingress_service_type=settings.ingress_service_type or "LoadBalancer",
             ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
             replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
             secrets=getattr(self, "global_secrets", None),
             # Let's Encrypt ClusterIssuers when the release runs them; the ACME account mail goes to the owner.
             cluster_issuer=settings.tls_issuer if "cluster-issuers" in charts["platform"] else None,
             acme_email=config.owner,
-            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and
-            # the nodes may pull from the registry.
-            depends_on=([self.cluster.role_assignments["deployer"],
+            # On AKS nothing Kubernetes starts before there is a node pool its pods can run on, the pipeline may
+            # reach the API server (Azure RBAC) and the nodes may pull from the registry. The system pool is
+            # tainted CriticalAddonsOnly=true:NoSchedule (only_critical_addons_enabled; azurerm v4.55.0
+            # internal/services/containers/kubernetes_nodepool.go) and no chart here tolerates it, so on a new
+            # cluster every pod would stay Pending until the user pool exists — past the atomic releases'
+            # timeouts. The layer takes these as opaque dependencies (it imports no azurerm).
+            depends_on=([self.cluster.user_node_pool, self.cluster.role_assignments["deployer"],
                          *self.container_registry.pull_assignments.values()]
                         if self.cluster and self.container_registry else []),
         )
+
+    def _operator_secrets(self, settings: EnvironmentSettings) -> dict[str, str]:
+        """The integrations' values from outside (a customer's client secret), read from the environment's Key
+        Vault — their one home, where an operator stores each once (docs/secrets.md, "Values from outside").
+        Every environment has that vault, external ones included. Returns store name → reference for the
+        Kubernetes layer; a missing secret fails the plan with the ``az keyvault secret set`` command. Sets
+        ``operator_secrets`` (None without integrations that need one)."""
+        wanted: dict[str, OperatorSecret] = {}
+        for spec in settings.integrations:
+            for external in spec.external_secrets():
+                wanted.setdefault(external.store_name, OperatorSecret(
+                    name=external.store_name,
+                    description=f"{external.description}; read by {spec.component} as Secret "
+                                f"{external.secret_name} key {external.key}"))
+        self.operator_secrets: OperatorSecrets | None = None
+        if not wanted:
+            return {}
+        self.operator_secrets = OperatorSecrets(
+            self, "operator_secrets",
+            key_vault_id=self.key_vault.id,
+            key_vault_name=self.namer.name("key_vault"),
+            secrets=list(wanted.values()),
+            # Reading the vault's data plane needs the deployer's Secrets Officer role (RBAC vault).
+            depends_on=[self.key_vault.officer_assignment])
+        return self.operator_secrets.references
 
     def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
                                namespace: str) -> AzureDnsProvider:
