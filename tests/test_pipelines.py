@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -822,7 +823,8 @@ def test_kubelogin_installer_refuses_a_zip_with_another_checksum(tmp_path):
     (zip_dir / "bin/linux_amd64").mkdir(parents=True)
     (zip_dir / "bin/linux_amd64/kubelogin").write_text("#!/bin/bash\necho kubelogin version v0.2.19\n")
     (zip_dir / "bin/linux_amd64/kubelogin").chmod(0o755)
-    subprocess.run(["zip", "-q", "-r", str(tmp_path / "release.zip"), "bin"], cwd=zip_dir, check=True)
+    with zipfile.ZipFile(tmp_path / "release.zip", "w") as archive:  # the release's layout
+        archive.write(zip_dir / "bin/linux_amd64/kubelogin", "bin/linux_amd64/kubelogin")
     _stub(bin_dir, "curl", f'echo "$@" >> "{tmp_path}/curl.log"\nout=""\nwhile [ $# -gt 0 ]; do '
           f'[ "$1" = --output ] && out=$2; shift; done\ncp "{tmp_path}/release.zip" "$out"\n')
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", **_step_env(install, {})}
