@@ -18,6 +18,7 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeatures,
     AzurermProviderFeaturesKeyVault,
     AzurermProviderFeaturesResourceGroup,
+    AzurermProviderFeaturesStorage,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
@@ -52,9 +53,10 @@ TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
 
 
 def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
-                      purge_protection: bool) -> AzurermProvider:
+                      purge_protection: bool, storage_data_plane: bool = True) -> AzurermProvider:
     """The azurerm provider of a stack. Credentials come from the environment (OIDC in pipelines, az CLI
-    locally); only ids are set here."""
+    locally); only ids are set here. ``storage_data_plane`` (default True, the provider's default): False sets
+    ``features.storage.data_plane_available = false``, so storage accounts are managed through ARM only."""
     return AzurermProvider(
         scope,
         "azurerm",
@@ -72,6 +74,8 @@ def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
                 recover_soft_deleted_secrets=True,
             )],
             resource_group=[AzurermProviderFeaturesResourceGroup(prevent_deletion_if_contains_resources=True)],
+            **({} if storage_data_plane else
+               {"storage": [AzurermProviderFeaturesStorage(data_plane_available=False)]}),
         )],
     )
 
@@ -386,7 +390,15 @@ class BootstrapStack(cdktf.TerraformStack):
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         cdktf.LocalBackend(self, path=self.LOCAL_STATE_PATH)
         subscription_id = config.subscription_id(config.state_subscription, where="config/platform.toml [state]")
-        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True)
+        # No storage data plane: with it, azurerm 4.55 waits for the new account's blob, queue, file and
+        # static-website endpoints and reads queue and static-website properties on every refresh, all through the
+        # data plane, where the account's own default-deny firewall answers 403 to an operator outside
+        # allowed_ip_ranges -- a 403 is fatal there, only dropped connections are tolerated
+        # (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/storage/storage_account_resource.go:1547
+        # and :2327, storage_account_data_plane_helpers.go:59 and :121). This stack uses no queue or static-website
+        # setting, and its containers (storage_account_id) go through ARM, so nothing here needs the data plane.
+        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True,
+                          storage_data_plane=False)
         group_name, account_name = state_account(config)
         group = ResourceGroup(self, "resource_group", name=group_name, location=config.state_location)
         self.storage = StateStorage(
