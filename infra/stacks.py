@@ -232,6 +232,10 @@ class EnvironmentStack(cdktf.TerraformStack):
             "aks", name=self.namer.name("diagnostic_setting", "aks"),
             target_resource_id=self.cluster.cluster.id,
             categories=["kube-audit-admin", "guard", "cluster-autoscaler"])
+        # Container insights: the oms_agent add-on with managed-identity auth sends nothing without a data
+        # collection rule associated with the cluster (building_blocks/monitoring.py).
+        self.log_analytics.collect_container_insights(
+            "aks", name=self.namer.name("data_collection_rule", "aks"), cluster_id=self.cluster.cluster.id)
         self.container_registry.grant_pull("aks_kubelet", self.cluster.kubelet_object_id)
         # The pipeline's helm provider pulls the company's OCI charts from this registry at plan and apply time.
         self.container_registry.grant_pull("deployer", self.client_config.object_id, principal_type=None)
