@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from cdktf_cdktf_provider_random.provider import RandomProvider
+from cdktf_cdktf_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from building_blocks.aks import AksCluster
@@ -109,6 +110,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         # the Key Vault that backs up their generated secrets.
         _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id,
                           purge_protection=bool(settings.purge_protection))
+        # time_sleep: the waits for new role assignments to take effect (building_blocks/rbac.py).
+        TimeProvider(self, "time")
         self.resource_group = ResourceGroup(
             self, "resource_group", name=self.namer.name("resource_group"), location=settings.location)
         # --- Azure building blocks: network, DNS, monitoring, registry, Key Vault, AKS, PostgreSQL ---
@@ -123,7 +126,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             key_vault_id=self.key_vault.id,
             key_vault_name=self.key_vault.vault.name_input,
             rotation=settings.secret_rotation,
-            depends_on=[self.key_vault.officer_assignment],
+            # Not the officer assignment itself: the wait after it, until Key Vault's data plane honours it.
+            depends_on=[self.key_vault.data_plane_ready],
         )
         # Read by the PostgreSQL block (administrator_password) and the Kubernetes layer (global secrets in the
         # product namespace: name -> reference).
