@@ -19,6 +19,8 @@ CONFIG_FILE_VARIABLE = "INFRA_PLATFORM_CONFIG"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORKLOAD = re.compile(r"^[a-z][a-z0-9]{1,5}$")
 _FQDN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Azure resource group names: 1-90 letters, digits, '.', '_', '-', '(' and ')', not ending in '.'.
+_RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +37,8 @@ class PlatformConfig:
     subscriptions: dict[str, str]
     state_subscription: str
     state_location: str
+    dns_parent_resource_group: str
+    """Resource group of the parent DNS zone (``domain``), made by the DNS owner outside Terraform ([dns])."""
 
     def subscription_id(self, alias: str, *, where: str) -> str:
         """The id of subscription ``alias``; ``where`` names the asking environment for the error message."""
@@ -72,6 +76,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     company = data.get("company", {})
     subscriptions = data.get("subscriptions", {})
     state = data.get("state", {})
+    dns = data.get("dns", {})
     config = PlatformConfig(
         name=_field(company, "name", "company", path),
         workload=_field(company, "workload", "company", path),
@@ -83,12 +88,17 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
         subscriptions={k: _field(subscriptions, k, "subscriptions", path) for k in subscriptions},
         state_subscription=_field(state, "subscription", "state", path),
         state_location=_field(state, "location", "state", path),
+        dns_parent_resource_group=_field(dns, "parent_resource_group", "dns", path),
     )
     if not _WORKLOAD.match(config.workload):
         raise ConfigError(f"{_rel(path)}: [company] workload = {config.workload!r}; allowed: 2-6 lowercase "
                           "letters or digits, starting with a letter")
     if not _FQDN.match(config.domain):
         raise ConfigError(f"{_rel(path)}: [company] domain = {config.domain!r} is not a lowercase FQDN")
+    if not _RESOURCE_GROUP.match(config.dns_parent_resource_group):
+        raise ConfigError(f"{_rel(path)}: [dns] parent_resource_group = {config.dns_parent_resource_group!r}; "
+                          "allowed: an Azure resource group name (1-90 letters, digits, . _ - ( ), not ending "
+                          "in '.')")
     for key, value in [("tenant_id", config.tenant_id), *config.subscriptions.items()]:
         if not _GUID.match(value):
             raise ConfigError(f"{_rel(path)}: {key} = {value!r} is not a lowercase GUID")

@@ -40,6 +40,7 @@ from building_blocks.monitoring import LogAnalytics
 from building_blocks.naming import Namer, dns_zone_name, resource_name
 from building_blocks.network import Network
 from building_blocks.postgres import PostgresServer
+from building_blocks.rbac import propagation_wait
 from building_blocks.secret_set import SecretSet
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
@@ -153,6 +154,7 @@ class EnvironmentStack(cdktf.TerraformStack):
         group, location = self.resource_group.name, settings.location
         self.client_config = DataAzurermClientConfig(self, "client_config")
         self.network: Network | None = None
+        self.dns_resource_group: ResourceGroup | None = None
         self.dns_zone: PublicDnsZone | None = None
         self.container_registry: ContainerRegistry | None = None
         self.cluster: AksCluster | None = None
@@ -191,17 +193,24 @@ class EnvironmentStack(cdktf.TerraformStack):
             dns_link_name=self.namer.name("private_dns_zone_link", "kv"),
             resource_group_name=group, location=location,
             subnet_id=self.network.endpoint_subnet.id, virtual_network_id=self.network.virtual_network.id)
-        # The parent zone (the company domain) lives in the management subscription; the delegation is written
-        # there through an aliased provider, with the same credentials as the stack's default provider.
+        # The parent zone (the company domain) lives in the management subscription; the delegation (a record
+        # set the DNS owner pre-creates, adopted by an import block) is written there through an aliased
+        # provider, with the same credentials as the stack's default provider. Zone name and resource group are
+        # configuration: no lookup (building_blocks/dns.py).
+        dns_parent_subscription = config.subscription_id(settings.dns_parent_subscription,
+                                                         where=f"{where} field 'dns_parent_subscription'")
         dns_provider = AzurermProvider(
-            self, "azurerm_dns_parent", alias="dns_parent",
-            subscription_id=config.subscription_id(settings.dns_parent_subscription,
-                                                   where=f"{where} field 'dns_parent_subscription'"),
+            self, "azurerm_dns_parent", alias="dns_parent", subscription_id=dns_parent_subscription,
             tenant_id=config.tenant_id, storage_use_azuread=True, resource_provider_registrations="none",
             features=[AzurermProviderFeatures()])
+        # The zone has a resource group of its own: external-dns lists zones per resource group and needs Reader
+        # on it (its Azure tutorial); on the environment's group that would let it read every resource there.
+        self.dns_resource_group = ResourceGroup(
+            self, "dns_resource_group", name=self.namer.name("resource_group", "dns"), location=location)
         self.dns_zone = PublicDnsZone(
-            self, "dns", resource_group_name=group, label=str(settings.dns_label),
-            parent_domain=config.domain, parent_provider=dns_provider)
+            self, "dns", resource_group_name=self.dns_resource_group.name, label=str(settings.dns_label),
+            parent_domain=config.domain, parent_resource_group_name=config.dns_parent_resource_group,
+            parent_subscription_id=dns_parent_subscription, parent_provider=dns_provider)
         premium_registry = settings.container_registry_sku == "Premium"
         self.container_registry = ContainerRegistry(
             self, "container_registry", namer=self.namer, resource_group_name=group, location=location,
@@ -358,26 +367,37 @@ class EnvironmentStack(cdktf.TerraformStack):
     def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
                                namespace: str) -> AzureDnsProvider:
         """The Azure side of external-dns: a managed identity, federated with its service account through the
-        cluster's OIDC issuer, with DNS Zone Contributor on the environment's zone only."""
-        assert self.cluster is not None and self.dns_zone is not None
+        cluster's OIDC issuer, with what the external-dns Azure tutorial grants (docs/tutorials/azure.md, "Assign
+        a role to the managed identity"): DNS Zone Contributor on the environment's zone and Reader on the zone's
+        own resource group, which external-dns lists zones in (provider/azure/azure.go,
+        NewListByResourceGroupPager). The release waits for the credential and for the roles to take effect."""
+        assert self.cluster is not None and self.dns_zone is not None and self.dns_resource_group is not None
         identity = UserAssignedIdentity(
             self, "external_dns_identity", name=self.namer.name("user_assigned_identity", "externaldns"),
             resource_group_name=self.resource_group.name, location=settings.location)
-        FederatedIdentityCredential(
+        federation = FederatedIdentityCredential(
             self, "external_dns_federation", name="external-dns",
             resource_group_name=self.resource_group.name, parent_id=identity.id,
             issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
             subject=ExternalDns.service_account_subject(namespace))
-        RoleAssignment(
+        contributor = RoleAssignment(
             self, "external_dns_zone_contributor", scope=self.dns_zone.zone.id,
             role_definition_name="DNS Zone Contributor", principal_id=identity.principal_id,
             principal_type="ServicePrincipal")
+        reader = RoleAssignment(
+            self, "external_dns_zone_reader", scope=self.dns_resource_group.id,
+            role_definition_name="Reader", principal_id=identity.principal_id,
+            principal_type="ServicePrincipal")
+        # The assignments do not wait for the cluster, so this wait mostly overlaps the cluster's creation.
+        roles_effective = propagation_wait(self, "external_dns_roles_propagation",
+                                           assignments=[contributor, reader])
         self.external_dns_identity = identity
         return AzureDnsProvider(
             tenant_id=config.tenant_id,
             subscription_id=config.subscription_id(settings.subscription,
                                                    where=f"environment {settings.name!r}"),
-            resource_group=self.resource_group.name, client_id=identity.client_id)
+            resource_group=self.dns_resource_group.name, client_id=identity.client_id,
+            depends_on=(federation, roles_effective))
 
 
 # Blob service resource logs of the state account: every read (plan, refresh), write (apply, lock) and delete.
