@@ -205,3 +205,26 @@ def test_the_external_dns_release_waits_for_its_federated_credential_and_its_rol
         sleeps = {f"time_sleep.{key}": body for key, body in synthesized.resources(env, "time_sleep").items()}
         (wait,) = [name for name, body in sleeps.items() if set(body["depends_on"]) == roles]
         assert wait in waits_for, env
+
+
+# --- the documented roles match what the stacks assign (issue #16 item 5, per-identity docs) -----------------
+
+
+def test_the_security_docs_limit_the_pipelines_rbac_administrator_to_exactly_the_roles_the_stacks_assign(
+        synthesized):
+    """docs/security.md, "Roles per identity": the pipeline's Role Based Access Control Administrator condition
+    lists the roles it may assign. A role the stacks assign but the condition omits fails the first apply with
+    403; one listed but never assigned is privilege nobody needs."""
+    import re
+
+    from tests.conftest import REPO_ROOT
+
+    assigned = {body["role_definition_name"] for _, _, body in synthesized.all_resources("azurerm_role_assignment")}
+    text = (REPO_ROOT / "docs" / "security.md").read_text()
+    (row,) = [line for line in text.splitlines()
+              if line.startswith("| pipeline | Role Based Access Control Administrator")]
+    listed = re.search(r"the roles the stack assigns: ([^|]+)\|", row).group(1)
+    assert {role.strip() for role in listed.split(",")} == assigned
+    (dns_row,) = [line for line in text.splitlines() if line.startswith("| pipeline (environments with an AKS "
+                                                                            "cluster) | DNS Zone Contributor")]
+    assert "the NS record set `<dns_label>` in the parent zone" in dns_row

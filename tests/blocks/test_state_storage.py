@@ -118,3 +118,43 @@ def test_every_stack_with_a_storage_account_turns_the_data_plane_off(synthesized
     features = {name: _storage_features(stack) for name, stack in synthesized.stacks.items()}
     assert features == {name: [{"data_plane_available": False}] if name in with_accounts else []
                         for name in synthesized.stacks}
+
+
+# --- retiring an environment: the lock and the documented procedure (issue #16 item 5) ----------------------
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    following = text.find("\n## ", start + len(heading))
+    return text[start:] if following == -1 else text[start:following]
+
+
+def test_the_lock_covers_the_containers_so_retiring_is_a_documented_procedure(synthesized):
+    """A CanNotDelete lock on the account applies to its child resources for control-plane calls
+    (learn.microsoft.com/azure/azure-resource-manager/management/lock-resources, "Considerations before applying
+    your locks"), and azurerm deletes a container given by storage_account_id through ARM
+    (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/storage/storage_container_resource.go:529):
+    removing an environment's container fails while the lock is on. docs/security.md must give the procedure
+    with this stack's lock and container: archive (needs no lock change, so the lock is off for the shortest
+    time), lift, remove the container, restore."""
+    from tests.conftest import REPO_ROOT
+
+    (account_id,) = synthesized.resources("bootstrap", "azurerm_storage_account")
+    (lock,) = synthesized.resources("bootstrap", "azurerm_management_lock").values()
+    assert (lock["scope"], lock["lock_level"]) == (f"${{azurerm_storage_account.{account_id}.id}}", "CanNotDelete")
+    containers = synthesized.resources("bootstrap", "azurerm_storage_container").values()
+    assert all(c["storage_account_id"] == f"${{azurerm_storage_account.{account_id}.id}}" for c in containers)
+
+    section = _section((REPO_ROOT / "docs" / "security.md").read_text(), "## Retiring an environment")
+    assert f"`{lock['name']}`" in section
+    steps = [
+        "az storage blob download --auth-mode login",            # archive the state blob
+        "terraform apply -destroy -target='azurerm_management_lock.",  # lift the lock
+        "terraform apply -target='azurerm_storage_container.",   # remove the container
+        "**Restore the lock**: `terraform apply`",               # restore it
+    ]
+    positions = [section.find(step) for step in steps]
+    assert -1 not in positions, dict(zip(steps, positions, strict=True))
+    assert positions == sorted(positions)
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert 'docs/security.md, "Retiring an environment"' in readme
