@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 CDKTF := node_modules/.bin/cdktf
 ENV ?=
 
-.PHONY: help setup synth test lint scan list cli-synth deploy diff lock clean bench
+.PHONY: help setup synth test lint scan validate list cli-synth deploy diff lock clean bench
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -57,6 +57,9 @@ lint: $(PY_STAMP) ## ruff over the whole repository.
 
 scan: $(PY_STAMP) $(SCAN_STAMP) ## Synthesize, then run checkov over every stack and print a table.
 	$(PY) -m infra.scan
+
+validate: $(PY_STAMP) ## terraform init + validate of every stack (registry, or the azurerm part via the mirror).
+	$(PY) -m infra.validate
 
 list: $(NODE_STAMP) ## The real cdktf CLI: list every stack.
 	$(CDKTF) list
