@@ -20,6 +20,8 @@ CONFIG_FILE_VARIABLE = "INFRA_PLATFORM_CONFIG"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORKLOAD = re.compile(r"^[a-z][a-z0-9]{1,5}$")
 _FQDN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Azure resource group names: 1-90 letters, digits, '.', '_', '-', '(' and ')', not ending in '.'.
+_RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +38,8 @@ class PlatformConfig:
     subscriptions: dict[str, str]
     state_subscription: str
     state_location: str
+    dns_parent_resource_group: str
+    """Resource group of the parent DNS zone (``domain``), made by the DNS owner outside Terraform ([dns])."""
     source: str = "config/platform.toml"
     """The file it was read from, as messages show it."""
 
@@ -101,6 +105,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     company = _table(data, "company", path, example='name = "...", workload = "...", domain = "..."')
     subscriptions = _table(data, "subscriptions", path, example='nonprod = "<subscription id>"')
     state = _table(data, "state", path, example='subscription = "<alias>", location = "westeurope"')
+    dns = _table(data, "dns", path, example='parent_resource_group = "<resource group of the parent zone>"')
     config = PlatformConfig(
         name=_field(company, "name", "company", path),
         workload=_field(company, "workload", "company", path),
@@ -112,6 +117,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
         subscriptions={k: _field(subscriptions, k, "subscriptions", path) for k in subscriptions},
         state_subscription=_field(state, "subscription", "state", path),
         state_location=_field(state, "location", "state", path),
+        dns_parent_resource_group=_field(dns, "parent_resource_group", "dns", path),
         source=_rel(path),
     )
     if not _WORKLOAD.fullmatch(config.workload):
@@ -119,6 +125,10 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
                           "letters or digits, starting with a letter")
     if not _FQDN.fullmatch(config.domain):
         raise ConfigError(f"{_rel(path)}: [company] domain = {config.domain!r} is not a lowercase FQDN")
+    if not _RESOURCE_GROUP.fullmatch(config.dns_parent_resource_group):
+        raise ConfigError(f"{_rel(path)}: [dns] parent_resource_group = {config.dns_parent_resource_group!r}; "
+                          "allowed: an Azure resource group name (1-90 letters, digits, . _ - ( ), not ending "
+                          "in '.')")
     for key, value in [("tenant_id", config.tenant_id), *config.subscriptions.items()]:
         if not _GUID.fullmatch(value):
             raise ConfigError(f"{_rel(path)}: {key} = {value!r} is not a lowercase GUID")
