@@ -132,8 +132,11 @@ def test_the_sso_bridge_client_secret_comes_from_the_key_vault_once_an_operator_
     assert "data.azurerm_key_vault_secrets." in precondition["condition"]
     assert (f"az keyvault secret set --vault-name {vault_name} --name sso-bridge-oidc-client-secret --file"
             in precondition["error_message"])
-    # the read waits for the deployer's Secrets Officer role on the (RBAC) vault
-    assert any(dep.startswith("azurerm_role_assignment.key_vault_role_deployer") for dep in data["depends_on"])
+    # the read waits for the deployer's Secrets Officer role on the (RBAC) vault, through the wait after it
+    # (data-plane RBAC lags behind ARM; building_blocks/key_vault.py `data_plane_ready`)
+    (wait,) = [dep.removeprefix("time_sleep.") for dep in data["depends_on"] if dep.startswith("time_sleep.")]
+    assert any(dep.startswith("azurerm_role_assignment.key_vault_role_deployer")
+               for dep in stack["resource"]["time_sleep"][wait]["depends_on"])
     for environment in ENVIRONMENTS:
         if environment != "enterprise-contoso":
             assert "azurerm_key_vault_secret" not in synthesized.stacks[environment].get("data", {}), environment
