@@ -72,6 +72,8 @@ _RULES: dict[str, _Rule] = {
                                unique=True),
     "user_assigned_identity": _Rule("id", r"[a-z0-9][a-z0-9_-]{2,127}", "3-128 letters, digits, _ and -",
                                     max_length=128),
+    "data_collection_rule": _Rule("dcr", r"[a-z0-9][a-z0-9._-]{0,62}[a-z0-9_]", "2-64 letters, digits, . _ -",
+                                  max_length=64),
     "diagnostic_setting": _Rule("diag", r"[a-z0-9][a-z0-9._-]{0,78}[a-z0-9]", "2-80 letters, digits, . _ -",
                                 max_length=80),
     "private_endpoint": _Rule("pep", r"[a-z0-9][a-z0-9._-]{0,78}[a-z0-9_]", "2-80 letters, digits, . _ -",

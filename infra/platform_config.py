@@ -25,6 +25,8 @@ _FQDN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{
 _POOL = re.compile(r"^[^\s\\/\"'<>|:*?]([^\\/\"'<>|:*?]{0,62}[^\s\\/\"'<>|:*?])?$")
 _SUBNET_ID = re.compile(r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/"
                         r"virtualNetworks/[^/]+/subnets/[^/]+$", re.IGNORECASE)
+# Azure resource group names: 1-90 letters, digits, '.', '_', '-', '(' and ')', not ending in '.'.
+_RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,8 @@ class PlatformConfig:
     subscriptions: dict[str, str]
     state_subscription: str
     state_location: str
+    dns_parent_resource_group: str
+    """Resource group of the parent DNS zone (``domain``), made by the DNS owner outside Terraform ([dns])."""
     agent_pool: str
     """[pipelines] agent_pool: the Azure DevOps agent pool of every job that touches an Azure resource."""
     agent_egress_ranges: tuple[str, ...]
@@ -163,6 +167,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     subscriptions = _table(data, "subscriptions", path, example='nonprod = "<subscription id>"')
     state = _table(data, "state", path, example='subscription = "<alias>", location = "westeurope"')
     pipelines = _table(data, "pipelines", path, example='agent_pool = "<pool>", agent_egress_ranges = ["<CIDR>"]')
+    dns = _table(data, "dns", path, example='parent_resource_group = "<resource group of the parent zone>"')
     config = PlatformConfig(
         name=_field(company, "name", "company", path),
         workload=_field(company, "workload", "company", path),
@@ -174,6 +179,7 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
         subscriptions={k: _field(subscriptions, k, "subscriptions", path) for k in subscriptions},
         state_subscription=_field(state, "subscription", "state", path),
         state_location=_field(state, "location", "state", path),
+        dns_parent_resource_group=_field(dns, "parent_resource_group", "dns", path),
         source=_rel(path),
         **_pipelines(pipelines, path),
     )
@@ -182,6 +188,10 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
                           "letters or digits, starting with a letter")
     if not _FQDN.fullmatch(config.domain):
         raise ConfigError(f"{_rel(path)}: [company] domain = {config.domain!r} is not a lowercase FQDN")
+    if not _RESOURCE_GROUP.fullmatch(config.dns_parent_resource_group):
+        raise ConfigError(f"{_rel(path)}: [dns] parent_resource_group = {config.dns_parent_resource_group!r}; "
+                          "allowed: an Azure resource group name (1-90 letters, digits, . _ - ( ), not ending "
+                          "in '.')")
     for key, value in [("tenant_id", config.tenant_id), *config.subscriptions.items()]:
         if not _GUID.fullmatch(value):
             raise ConfigError(f"{_rel(path)}: {key} = {value!r} is not a lowercase GUID")

@@ -18,11 +18,13 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeatures,
     AzurermProviderFeaturesKeyVault,
     AzurermProviderFeaturesResourceGroup,
+    AzurermProviderFeaturesStorage,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from cdktf_cdktf_provider_random.provider import RandomProvider
+from cdktf_cdktf_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from building_blocks.aks import AksCluster
@@ -39,6 +41,7 @@ from building_blocks.naming import Namer, dns_zone_name, resource_name
 from building_blocks.network import Network
 from building_blocks.operator_secrets import OperatorSecret, OperatorSecrets
 from building_blocks.postgres import PostgresServer
+from building_blocks.rbac import propagation_wait
 from building_blocks.secret_set import SecretSet
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
@@ -51,9 +54,10 @@ from infra.versions import COMPONENT_KINDS, Release
 
 
 def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
-                      purge_protection: bool) -> AzurermProvider:
+                      purge_protection: bool, storage_data_plane: bool = True) -> AzurermProvider:
     """The azurerm provider of a stack. Credentials come from the environment (OIDC in pipelines, az CLI
-    locally); only ids are set here."""
+    locally); only ids are set here. ``storage_data_plane`` (default True, the provider's default): False sets
+    ``features.storage.data_plane_available = false``, so storage accounts are managed through ARM only."""
     return AzurermProvider(
         scope,
         "azurerm",
@@ -71,6 +75,8 @@ def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
                 recover_soft_deleted_secrets=True,
             )],
             resource_group=[AzurermProviderFeaturesResourceGroup(prevent_deletion_if_contains_resources=True)],
+            **({} if storage_data_plane else
+               {"storage": [AzurermProviderFeaturesStorage(data_plane_available=False)]}),
         )],
     )
 
@@ -104,6 +110,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         # the Key Vault that backs up their generated secrets.
         _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id,
                           purge_protection=bool(settings.purge_protection))
+        # time_sleep: the waits for new role assignments to take effect (building_blocks/rbac.py).
+        TimeProvider(self, "time")
         self.resource_group = ResourceGroup(
             self, "resource_group", name=self.namer.name("resource_group"), location=settings.location)
         # --- Azure building blocks: network, DNS, monitoring, registry, Key Vault, AKS, PostgreSQL ---
@@ -118,7 +126,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             key_vault_id=self.key_vault.id,
             key_vault_name=self.key_vault.vault.name_input,
             rotation=settings.secret_rotation,
-            depends_on=[self.key_vault.officer_assignment],
+            # Not the officer assignment itself: the wait after it, until Key Vault's data plane honours it.
+            depends_on=[self.key_vault.data_plane_ready],
         )
         # Read by the PostgreSQL block (administrator_password) and the Kubernetes layer (global secrets in the
         # product namespace: name -> reference).
@@ -144,6 +153,7 @@ class EnvironmentStack(cdktf.TerraformStack):
         group, location = self.resource_group.name, settings.location
         self.client_config = DataAzurermClientConfig(self, "client_config")
         self.network: Network | None = None
+        self.dns_resource_group: ResourceGroup | None = None
         self.dns_zone: PublicDnsZone | None = None
         self.container_registry: ContainerRegistry | None = None
         self.cluster: AksCluster | None = None
@@ -183,17 +193,24 @@ class EnvironmentStack(cdktf.TerraformStack):
             dns_link_name=self.namer.name("private_dns_zone_link", "kv"),
             resource_group_name=group, location=location,
             subnet_id=self.network.endpoint_subnet.id, virtual_network_id=self.network.virtual_network.id)
-        # The parent zone (the company domain) lives in the management subscription; the delegation is written
-        # there through an aliased provider, with the same credentials as the stack's default provider.
+        # The parent zone (the company domain) lives in the management subscription; the delegation (a record
+        # set the DNS owner pre-creates, adopted by an import block) is written there through an aliased
+        # provider, with the same credentials as the stack's default provider. Zone name and resource group are
+        # configuration: no lookup (building_blocks/dns.py).
+        dns_parent_subscription = config.subscription_id(settings.dns_parent_subscription,
+                                                         where=f"{where} field 'dns_parent_subscription'")
         dns_provider = AzurermProvider(
-            self, "azurerm_dns_parent", alias="dns_parent",
-            subscription_id=config.subscription_id(settings.dns_parent_subscription,
-                                                   where=f"{where} field 'dns_parent_subscription'"),
+            self, "azurerm_dns_parent", alias="dns_parent", subscription_id=dns_parent_subscription,
             tenant_id=config.tenant_id, storage_use_azuread=True, resource_provider_registrations="none",
             features=[AzurermProviderFeatures()])
+        # The zone has a resource group of its own: external-dns lists zones per resource group and needs Reader
+        # on it (its Azure tutorial); on the environment's group that would let it read every resource there.
+        self.dns_resource_group = ResourceGroup(
+            self, "dns_resource_group", name=self.namer.name("resource_group", "dns"), location=location)
         self.dns_zone = PublicDnsZone(
-            self, "dns", resource_group_name=group, label=str(settings.dns_label),
-            parent_domain=config.domain, parent_provider=dns_provider)
+            self, "dns", resource_group_name=self.dns_resource_group.name, label=str(settings.dns_label),
+            parent_domain=config.domain, parent_resource_group_name=config.dns_parent_resource_group,
+            parent_subscription_id=dns_parent_subscription, parent_provider=dns_provider)
         premium_registry = settings.container_registry_sku == "Premium"
         self.container_registry = ContainerRegistry(
             self, "container_registry", namer=self.namer, resource_group_name=group, location=location,
@@ -230,6 +247,10 @@ class EnvironmentStack(cdktf.TerraformStack):
             "aks", name=self.namer.name("diagnostic_setting", "aks"),
             target_resource_id=self.cluster.cluster.id,
             categories=["kube-audit-admin", "guard", "cluster-autoscaler"])
+        # Container insights: the oms_agent add-on with managed-identity auth sends nothing without a data
+        # collection rule associated with the cluster (building_blocks/monitoring.py).
+        self.log_analytics.collect_container_insights(
+            "aks", name=self.namer.name("data_collection_rule", "aks"), cluster_id=self.cluster.cluster.id)
         self.container_registry.grant_pull("aks_kubelet", self.cluster.kubelet_object_id)
         # The pipeline's helm provider pulls the company's OCI charts from this registry at plan and apply time.
         self.container_registry.grant_pull("deployer", self.client_config.object_id, principal_type=None)
@@ -359,10 +380,21 @@ class EnvironmentStack(cdktf.TerraformStack):
             # internal/services/containers/kubernetes_nodepool.go) and no chart here tolerates it, so on a new
             # cluster every pod would stay Pending until the user pool exists — past the atomic releases'
             # timeouts. The layer takes these as opaque dependencies (it imports no azurerm).
-            depends_on=([self.cluster.user_node_pool, self.cluster.role_assignments["deployer"],
-                         *self.container_registry.pull_assignments.values()]
+            depends_on=([self.cluster.user_node_pool, self._kubernetes_roles_effective()]
                         if self.cluster and self.container_registry else []),
         )
+
+    def _kubernetes_roles_effective(self):  # -> time Sleep
+        """A wait after the roles the Kubernetes layer needs (the deployer's cluster admin, the AcrPull grants):
+        the layer depends on it, not on the assignments. "New role assignments can take up to five minutes to
+        propagate and be updated by the authorization server" (learn.microsoft.com/azure/aks/manage-azure-rbac),
+        AcrPull is bound by Azure RBAC's general limit, and the provider's create returns before either
+        (building_blocks/rbac.py ``propagation_wait``, whose default covers both); a helm or kubernetes resource
+        created sooner gets 403 from the API server, or the OCI chart pull is refused."""
+        return propagation_wait(
+            self, "kubernetes_roles_propagation",
+            assignments=[self.cluster.role_assignments["deployer"],
+                         *self.container_registry.pull_assignments.values()])
 
     def _operator_secrets(self, settings: EnvironmentSettings) -> dict[str, str]:
         """The integrations' values from outside (a customer's client secret), read from the environment's Key
@@ -385,33 +417,45 @@ class EnvironmentStack(cdktf.TerraformStack):
             key_vault_id=self.key_vault.id,
             key_vault_name=self.namer.name("key_vault"),
             secrets=list(wanted.values()),
-            # Reading the vault's data plane needs the deployer's Secrets Officer role (RBAC vault).
-            depends_on=[self.key_vault.officer_assignment])
+            # Reading the vault's data plane needs the deployer's Secrets Officer role (RBAC vault), and data-plane
+            # RBAC lags behind ARM: wait for the same propagation wait as the first secret write.
+            depends_on=[self.key_vault.data_plane_ready])
         return self.operator_secrets.references
 
     def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
                                namespace: str) -> AzureDnsProvider:
         """The Azure side of external-dns: a managed identity, federated with its service account through the
-        cluster's OIDC issuer, with DNS Zone Contributor on the environment's zone only."""
-        assert self.cluster is not None and self.dns_zone is not None
+        cluster's OIDC issuer, with what the external-dns Azure tutorial grants (docs/tutorials/azure.md, "Assign
+        a role to the managed identity"): DNS Zone Contributor on the environment's zone and Reader on the zone's
+        own resource group, which external-dns lists zones in (provider/azure/azure.go,
+        NewListByResourceGroupPager). The release waits for the credential and for the roles to take effect."""
+        assert self.cluster is not None and self.dns_zone is not None and self.dns_resource_group is not None
         identity = UserAssignedIdentity(
             self, "external_dns_identity", name=self.namer.name("user_assigned_identity", "externaldns"),
             resource_group_name=self.resource_group.name, location=settings.location)
-        FederatedIdentityCredential(
+        federation = FederatedIdentityCredential(
             self, "external_dns_federation", name="external-dns",
             resource_group_name=self.resource_group.name, parent_id=identity.id,
             issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
             subject=ExternalDns.service_account_subject(namespace))
-        RoleAssignment(
+        contributor = RoleAssignment(
             self, "external_dns_zone_contributor", scope=self.dns_zone.zone.id,
             role_definition_name="DNS Zone Contributor", principal_id=identity.principal_id,
             principal_type="ServicePrincipal")
+        reader = RoleAssignment(
+            self, "external_dns_zone_reader", scope=self.dns_resource_group.id,
+            role_definition_name="Reader", principal_id=identity.principal_id,
+            principal_type="ServicePrincipal")
+        # The assignments do not wait for the cluster, so this wait mostly overlaps the cluster's creation.
+        roles_effective = propagation_wait(self, "external_dns_roles_propagation",
+                                           assignments=[contributor, reader])
         self.external_dns_identity = identity
         return AzureDnsProvider(
             tenant_id=config.tenant_id,
             subscription_id=config.subscription_id(settings.subscription,
                                                    where=f"environment {settings.name!r}"),
-            resource_group=self.resource_group.name, client_id=identity.client_id)
+            resource_group=self.dns_resource_group.name, client_id=identity.client_id,
+            depends_on=(federation, roles_effective))
 
 
 # Blob service resource logs of the state account: every read (plan, refresh), write (apply, lock) and delete.
@@ -432,7 +476,15 @@ class BootstrapStack(cdktf.TerraformStack):
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         cdktf.LocalBackend(self, path=self.LOCAL_STATE_PATH)
         subscription_id = config.subscription_id(config.state_subscription, where="config/platform.toml [state]")
-        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True)
+        # No storage data plane: with it, azurerm 4.55 waits for the new account's blob, queue, file and
+        # static-website endpoints and reads queue and static-website properties on every refresh, all through the
+        # data plane, where the account's own default-deny firewall answers 403 to an operator outside
+        # allowed_ip_ranges -- a 403 is fatal there, only dropped connections are tolerated
+        # (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/storage/storage_account_resource.go:1547
+        # and :2327, storage_account_data_plane_helpers.go:59 and :121). This stack uses no queue or static-website
+        # setting, and its containers (storage_account_id) go through ARM, so nothing here needs the data plane.
+        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True,
+                          storage_data_plane=False)
         group_name, account_name = state_account(config)
         group = ResourceGroup(self, "resource_group", name=group_name, location=config.state_location)
         self.storage = StateStorage(

@@ -271,8 +271,10 @@ def _check_client_id(owner: str, client_id: object) -> None:
 class AzureDnsProvider:
     """external-dns against Azure DNS with workload identity (no client secret anywhere).
 
-    All four fields are required; each may be a literal or a Terraform reference. The managed identity needs
-    ``DNS Zone Contributor`` on the zone and a federated credential for
+    The four ids are required; each may be a literal or a Terraform reference. The managed identity needs
+    ``DNS Zone Contributor`` on the zone, ``Reader`` on ``resource_group`` (external-dns lists the zones of that
+    group: kubernetes-sigs/external-dns docs/tutorials/azure.md, "Assign a role to the managed identity";
+    provider/azure/azure.go, ``NewListByResourceGroupPager``) and a federated credential for
     :func:`ExternalDns.service_account_subject`."""
 
     tenant_id: str
@@ -281,6 +283,13 @@ class AzureDnsProvider:
     """The resource group of the DNS zone."""
     client_id: str
     """The managed identity's client id."""
+    depends_on: tuple[cdktf.ITerraformDependable, ...] = ()
+    """What the release waits for on the cloud side (default none): the stack passes the federated credential
+    and what makes the identity's roles effective. Opaque to this layer: it only orders the release after them,
+    so external-dns does not start, fail to list zones, crash-loop and roll back the atomic release."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depends_on", tuple(self.depends_on))
 
     def azure_json(self) -> dict[str, Any]:
         """The ``azure.json`` external-dns reads: ids only, no credential."""
@@ -394,7 +403,8 @@ class ExternalDns(Construct):
             version=chart.version,
             namespace=self.namespace,
             values=values,
-            depends_on=[self.azure_config],
+            # The identity's federated credential and roles first (AzureDnsProvider.depends_on).
+            depends_on=[self.azure_config, *azure.depends_on],
         )
 
     @staticmethod
