@@ -296,7 +296,6 @@ def test_directory_instead_of_file(ws: Workspace) -> None:
         (("bump", "api", "1.43"), "bump api: version = '1.43'; allowed: an exact semantic version"),
         (("bump", "api", ">=1.43.0"), "bump api: version = '>=1.43.0'"),
         (("bump", "api", "1.43.0", "--image-tag", "latest"), "bump api: --image-tag = 'latest'"),
-        (("bump", "api", "1.41.0"), "bump api: version 1.41.0 is lower than the catalog's 1.42.0"),
         (
             ("bump", "cert-manager", "1.19.2"),
             "allowed: a version written with a leading 'v', like the catalog's",
@@ -363,6 +362,19 @@ def test_bump_to_the_same_version_changes_nothing(ws: Workspace) -> None:
 def test_bump_downgrade_on_purpose(ws: Workspace) -> None:
     assert ws.infra("bump", "api", "1.41.0", "--allow-downgrade").code == 0
     assert ws.json("show", "dev")["api"] == "1.41.0"
+
+
+def test_bump_older_than_the_catalog_is_a_no_op_with_a_warning(ws: Workspace) -> None:
+    """Builds finish out of order: 1.41.0's pipeline bumps after 1.42.0's. It succeeds and changes nothing."""
+    before = ws.snapshot()
+    run = ws.infra("bump", "api", "1.41.0")
+    assert run.code == 0, run.err
+    assert run.out == ""
+    assert run.err == (
+        "warning: bump api: 1.41.0 is older than the catalog's 1.42.0 (a newer build was recorded first); "
+        "catalog unchanged (pass --allow-downgrade to record an older version on purpose)\n"
+    )
+    assert ws.snapshot() == before
 
 
 # --- release staging and locks ------------------------------------------------------------------------------
@@ -457,14 +469,61 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
 def test_promote_adds_and_removes_components(ws: Workspace) -> None:
     staging = ws.file("releases/staging.yaml")
     staging.write_text(staging.read_text().replace("  external-dns: 1.20.0\n", ""))
-    run = ws.infra("promote", "staging", "production-neu")
+    refused(ws, "promote", "staging", "production-neu",
+            contains="promote staging production-neu refused: it removes external-dns 1.19.0 from production-neu; "
+            "a removed component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-neu", "--allow-removal")
     assert run.code == 0, run.err
     assert "- external-dns 1.19.0" in run.out.splitlines()
+    assert "allowed on purpose: it removes external-dns 1.19.0 from production-neu" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "staging")
-    run = ws.infra("promote", "production-weu", "production-neu")
+    run = ws.infra("promote", "production-weu", "production-neu", "--allow-downgrade")  # ingress-nginx goes back too
     assert run.code == 0, run.err
     assert "+ external-dns 1.19.0" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "production-weu")
+
+
+def test_promote_refuses_a_platform_chart_downgrade_in_the_target_and_its_followers(ws: Workspace) -> None:
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace("ingress-nginx: 4.14.1", "ingress-nginx: 4.13.0"))
+    refused(ws, "promote", "staging", "production-weu",
+            contains="promote staging production-weu refused: it downgrades platform chart ingress-nginx 4.13.5 → "
+            "4.13.0 in production-weu and enterprise-contoso; an older chart may not read the CRDs and objects "
+            "the newer one stored; allowed: pass --allow-downgrade to do it on purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-weu", "--allow-downgrade")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert "  ingress-nginx: 4.13.5 → 4.13.0" in lines
+    assert ("allowed on purpose: it downgrades platform chart ingress-nginx 4.13.5 → 4.13.0 in production-weu and "
+            "enterprise-contoso") in lines
+    # a service may go back without the flag: the product's own charts are the operator's to roll back
+    ws.file("releases/production-weu.yaml").write_text(ws.file("releases/production-weu.yaml").read_text())
+    staging.write_text(staging.read_text().replace("version: 1.42.0\n    image_tag: 1.42.0",
+                                                   "version: 1.41.0\n    image_tag: 1.41.0"))
+    assert ws.infra("promote", "staging", "production-weu").code == 0
+
+
+def test_a_cert_manager_downgrade_cites_its_upgrade_policy(ws: Workspace) -> None:
+    production = ws.file("releases/production-neu.yaml")
+    production.write_text(production.read_text().replace("cert-manager: v1.18.2", "cert-manager: v1.19.1"))
+    refused(ws, "promote", "staging", "production-neu",
+            contains="it downgrades platform chart cert-manager v1.19.1 → v1.18.2 in production-neu; an older chart "
+            "may not read the CRDs and objects the newer one stored; cert-manager supports moving one minor version "
+            "at a time (https://cert-manager.io/docs/installation/upgrade/); allowed: pass --allow-downgrade")
+
+
+def test_promote_notes_a_cert_manager_jump_over_a_minor_version(ws: Workspace) -> None:
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace("cert-manager: v1.18.2", "cert-manager: v1.20.1"))
+    run = ws.infra("promote", "staging", "production-neu")
+    assert run.code == 0, run.err
+    assert ("note: cert-manager in production-neu moves v1.18.2 → v1.20.1, more than one minor version; its "
+            "maintainers support one minor version at a time (https://cert-manager.io/docs/installation/upgrade/): "
+            "go through each minor version") in run.out.splitlines()
+    staging.write_text(staging.read_text().replace("cert-manager: v1.20.1", "cert-manager: v1.19.1"))
+    assert "note: cert-manager" not in ws.infra("promote", "staging", "production-weu").out
 
 
 def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
@@ -493,7 +552,11 @@ def test_rollback_restores_the_previous_committed_version(repo: Workspace) -> No
     original = repo.file("releases/production-weu.yaml").read_bytes()
     repo.infra("promote", "staging", "production-weu")
     repo.commit("promote staging to production-weu")
-    run = repo.infra("rollback", "production-weu")
+    # undoing the promotion takes ingress-nginx and external-dns back: platform-chart downgrades, on purpose only
+    refused(repo, "rollback", "production-weu", contains="it downgrades platform chart ingress-nginx 4.14.1 → 4.13.5 "
+            "in production-weu and enterprise-contoso; downgrades platform chart external-dns 1.20.0 → 1.19.0 in "
+            "production-weu and enterprise-contoso;")
+    run = repo.infra("rollback", "production-weu", "--allow-downgrade")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0].startswith("production-weu: restored versions/releases/production-weu.yaml as of commit ")
@@ -569,3 +632,25 @@ def test_rollback_refuses_a_previous_version_that_no_longer_loads(repo: Workspac
     catalog.write_text(catalog.read_text().split("  old:\n")[0])
     repo.commit("remove old from the catalog")
     refused(repo, "rollback", "staging", contains="unknown component 'old'")
+
+
+def test_rollback_refuses_to_remove_a_component_the_previous_version_did_not_have(repo: Workspace) -> None:
+    """issue 17, item 8: production-weu's previous release file predates cluster-issuers; undoing the last commit
+    would uninstall the ClusterIssuers in production-weu and in enterprise-contoso, which follows it."""
+    release = repo.file("releases/production-weu.yaml")
+    current = release.read_text()
+    release.write_text(current.replace("  cluster-issuers: 2.0.2\n", ""))
+    repo.commit("production-weu before cluster-issuers")
+    release.write_text(current)
+    repo.commit("cluster-issuers wherever cert-manager runs")
+    refused(repo, "rollback", "production-weu",
+            contains="refused: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso; a removed "
+            "component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = repo.infra("rollback", "production-weu", "--allow-removal")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "- cluster-issuers 2.0.2" in lines
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert "allowed on purpose: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso" in lines
+    assert "cluster-issuers" not in repo.json("show", "enterprise-contoso")
