@@ -26,8 +26,10 @@ class StateStorage(Construct):
     Hardening: TLS 1.2 minimum, HTTPS only, no public blob access, shared access keys disabled (Entra ID only,
     and the portal defaults to it), infrastructure encryption, blob versioning, blob and container
     soft-delete, a firewall that denies by default, and a ``CanNotDelete`` lock on the account. Every container
-    has ``prevent_destroy``: an apply never deletes an environment's state (moving an environment to another
-    region's account drops its old container from the bootstrap's state by hand, docs/disaster-recovery.md).
+    has ``prevent_destroy``: a change that would replace a container (and delete the state in it) fails the plan.
+    It cannot guard a container whose block leaves the configuration (Terraform forgets its lifecycle with it):
+    moving an environment to another region's account drops the old container from the bootstrap's state by
+    hand (docs/disaster-recovery.md, case 6).
 
     Attributes: ``account`` (the ``Resource``), ``containers`` (name → container), ``blob_service_id`` (the
     account's blob service, ``<account id>/blobServices/default``: where blob access logging is attached).
