@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -388,3 +390,95 @@ def test_after_a_failed_apply_only_the_key_vault_secrets_are_imported(synthesize
     imported = [c[-2] for c in calls(fakes) if c[:2] == ["terraform", "import"]]
     assert imported == [kv for _, kv in generated(synthesized, "dev").values()]
     assert ["terraform", "state", "push", "-"] not in calls(fakes)  # the random resources were already right
+
+
+# --- docs/disaster-recovery.md: the commands as the tools accept them ----------------------------------------
+
+RUNBOOK = REPO_ROOT / "docs" / "disaster-recovery.md"
+
+
+def _shell_snippets(markdown: str) -> list[str]:
+    """Every inline code span and fenced block line, in document order, backslash continuations joined."""
+    snippets = []
+    for match in re.finditer(r"```(?:sh|bash)?\n(.*?)```|`([^`]+)`", markdown, flags=re.S):
+        if match.group(1) is not None:
+            snippets += match.group(1).replace("\\\n", " ").splitlines()
+        else:
+            snippets.append(match.group(2).replace("\n", " "))
+    return snippets
+
+
+def _without_substitutions(text: str) -> str:
+    """`$(…)` (nested too) replaced by a placeholder word: its inside is another command."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith("$(", i):
+            if depth == 0:
+                out.append("SUBST")
+            depth, i = depth + 1, i + 2
+            continue
+        if depth and text[i] == "(":
+            depth += 1
+        elif depth and text[i] == ")":
+            depth -= 1
+        elif not depth:
+            out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def runbook_commands(tool: str) -> list[list[str]]:
+    """The argument lists of every `tool …` command in the runbook (after env assignments, per pipeline part)."""
+    commands = []
+    for snippet in _shell_snippets(RUNBOOK.read_text(encoding="utf-8")):
+        for part in re.split(r"&&|\|\||[|;]", _without_substitutions(snippet)):
+            try:
+                words = shlex.split(part.split("#")[0])
+            except ValueError:
+                continue
+            while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+                words = words[1:]
+            if len(words) > 1 and words[0] == tool:
+                commands.append(words[1:])
+    return commands
+
+
+def test_every_terraform_command_in_the_runbook_is_accepted_by_terraform():
+    """Each sub-command and option of the runbook's `terraform` commands is one that Terraform 1.11 itself lists
+    in `terraform <sub-command> -help` (real Terraform, no cloud)."""
+    commands = runbook_commands("terraform")
+    assert len(commands) >= 15
+    helps: dict[str, str] = {}
+    unknown = []
+    for words in commands:
+        words = [w for w in words if not w.startswith("-chdir=")]
+        sub = " ".join(words[:2]) if words[0] == "state" else words[0]
+        if sub not in helps:
+            result = subprocess.run(["terraform", *sub.split(), "-help"], capture_output=True, text=True,
+                                    env={**os.environ, "CHECKPOINT_DISABLE": "1"}, timeout=60, check=False)
+            helps[sub] = result.stdout
+            assert f"terraform [global options] {sub}" in result.stdout, (sub, result.stdout[:200])
+        for flag in (w.split("=")[0] for w in words[len(sub.split()):] if w.startswith("-") and w != "-"):
+            if not re.search(rf"(?m)^\s+{re.escape(flag)}\b", helps[sub]):
+                unknown.append(f"terraform {sub} {flag}")
+    assert unknown == []
+
+
+# azure-cli storage/_validators.py validate_included_datasets_validator: `--include` is one string whose every
+# letter is the first letter of a dataset (copy, deleted, metadata, snapshots, versions, tags,
+# immutabilitypolicy, legalhold, deletedwithversions); `--include v d` leaves `d` as an unrecognized argument.
+def test_blob_list_include_in_the_runbook_is_one_string_of_dataset_letters():
+    listings = [w for w in runbook_commands("az") if w[:3] == ["storage", "blob", "list"]]
+    assert listings
+    for words in listings:
+        value = words[words.index("--include") + 1]
+        following = words[words.index("--include") + 2] if len(words) > words.index("--include") + 2 else "--"
+        assert set(value) <= set("cdmsvtil") and following.startswith("--"), words
+        assert {"v", "d"} <= set(value), words  # versions and deleted blobs: what a state restore needs
+
+
+def test_the_runbook_breaks_the_lease_before_it_promotes_a_version():
+    """A version copied over a leased blob fails with 412 (Terraform's lock is an infinite lease)."""
+    az = [" ".join(w[:4]) for w in runbook_commands("az")]
+    assert "storage blob lease break" in az
+    assert az.index("storage blob lease break") < az.index("storage blob copy start")
