@@ -146,12 +146,11 @@ def resolve_source(mode: str | None = None, *, mirror: Path | None = None) -> So
     mode = (mode or os.environ.get(MODE_VARIABLE) or "auto").strip().lower()
     if mode not in MODES:
         raise ConfigError(f"{MODE_VARIABLE}={mode!r}: allowed: {', '.join(MODES)}")
-    explicit_mirror = mirror is not None or bool(os.environ.get(MIRROR_VARIABLE))
     path = Path(mirror).resolve() if mirror is not None else mirror_path()
     have_mirror = _mirror_holds_azurerm(path)
     missing_mirror = (f"no Terraform mirror holding hashicorp/azurerm at {path} "
                       f"(set {MIRROR_VARIABLE} to a filesystem mirror)")
-    if mode == "mirror" or (mode == "auto" and explicit_mirror):
+    if mode == "mirror":
         if not have_mirror:
             raise ConfigError(f"terraform validate ({MODE_VARIABLE}={mode}): {missing_mirror}")
         return Source("mirror", path)
@@ -373,15 +372,16 @@ def _last_char(out: list[str]) -> str:
     return ""
 
 
-def _kept_body(body: Any, rewriter: _Rewriter) -> Any:
-    """A kept resource / data / output body: templates rewritten, static references to left-out objects pruned."""
+def _kept_body(body: Any, rewriter: _Rewriter, literal: tuple[str, ...] = ()) -> Any:
+    """A kept block body: templates rewritten, static references to left-out objects pruned, ``literal`` keys
+    (and the static ``provider`` and ``//`` comments) unchanged."""
     if not isinstance(body, dict):
         return rewriter.value(body)
     kept: dict[str, Any] = {}
     for key, value in body.items():
         if key == "depends_on" and isinstance(value, list):
             kept[key] = [ref for ref in value if not rewriter.is_dropped(ref)]
-        elif key == "provider" or key == "//":
+        elif key in ("provider", "//") or key in literal:
             kept[key] = value
         elif key == "lifecycle":
             kept[key] = [_lifecycle(item, rewriter) for item in value] if isinstance(value, list) \
@@ -461,7 +461,7 @@ def azurerm_part(config: Mapping[str, Any]) -> dict[str, Any]:
         for local_name, configs in block.items():
             if sources.get(local_name, _normalized_source(local_name)) == AZURERM:
                 providers.setdefault(local_name, []).extend(
-                    {k: (v if k == "alias" else rewriter.value(v)) for k, v in c.items()} for c in _dicts(configs))
+                    _kept_body(c, rewriter, ("alias", "version")) for c in _dicts(configs))
     if providers:
         part["provider"] = providers
     for kind, by_type in keep.items():
@@ -476,8 +476,10 @@ def azurerm_part(config: Mapping[str, Any]) -> dict[str, Any]:
         locals_.update({name: rewriter.value(value) for name, value in block.items()})
     if locals_:
         part["locals"] = locals_
-    outputs = {name: _kept_body(body, rewriter) for block in _dicts(config.get("output"))
-               for name, body in block.items() if not _references_dropped(body, rewriter)}
+    # an output's description and sensitive are literal JSON values (the JSON syntax page, "output blocks")
+    outputs = {name: _kept_body(body, rewriter, ("description", "sensitive", "ephemeral"))
+               for block in _dicts(config.get("output")) for name, body in block.items()
+               if not _references_dropped(body, rewriter)}
     if outputs:
         part["output"] = outputs
     checks = {name: _kept_body(body, rewriter) for block in _dicts(config.get("check"))
@@ -543,8 +545,8 @@ def plugin_cache_dir() -> Path:
     return Path(value).expanduser() if value else Path(tempfile.gettempdir()) / "infra-terraform-plugin-cache"
 
 
-# Terraform's plugin cache is not safe for concurrent writers (docs: "plugin_cache_dir ... is not guaranteed to be
-# concurrency safe"), so registry-mode inits take turns; validate runs still overlap.
+# Terraform's plugin cache is not safe for concurrent inits (two installing the same provider race on the unpacked
+# cache entry: hashicorp/terraform#31964), so registry-mode inits take turns; validate runs still overlap.
 _INIT_LOCK = threading.Lock()
 
 
@@ -604,6 +606,10 @@ def _validate_in(scratch: Path, part: Mapping[str, Any], source: Source, binary:
         cache = plugin_cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         env["TF_PLUGIN_CACHE_DIR"] = str(cache)
+        # Since Terraform 1.4 a cached provider is used only when the lock file already records its checksum
+        # (hashicorp/terraform#32129); a scratch folder has no lock file, so without this every stack would
+        # download every provider again. The scratch lock file is thrown away, never committed.
+        env["TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE"] = "true"
         lock = _INIT_LOCK
     init_args = ["init", "-backend=false", "-input=false", "-json", "-no-color"]
     if lock is not None:
@@ -675,6 +681,18 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Report:
+    text: str  # the table, then one line per diagnostic: "<stack>: error: <summary>: <detail> [<address>, <line>]"
+    exit_code: int  # 0 when every stack is valid, else 1
+
+
+def report(results: list[Result]) -> Report:
+    lines = [table(results)]
+    lines += [f"{result.name}: {diagnostic}" for result in results for diagnostic in result.diagnostics]
+    return Report(text="\n".join(lines), exit_code=0 if all(r.valid for r in results) else 1)
+
+
 def load_stacks(stacks_dir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     return {name: json.loads((stacks_dir / name / "cdk.tf.json").read_text(encoding="utf-8")) for name in names}
 
@@ -695,14 +713,12 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    print(table(results))
-    for result in results:
-        for diagnostic in result.diagnostics:
-            print(f"{result.name}: {diagnostic}")
-    where = f"mirror {source.mirror}" if source.mirror else "registry"
-    print(f"{len(results)} stacks validated with the {where} in {time.perf_counter() - started:.1f} s")
-    return 0 if all(r.valid for r in results) else 1
-
+    outcome = report(results)
+    where = f"the mirror {source.mirror}" if source.mirror else "the registry"
+    invalid = sum(1 for r in results if not r.valid)
+    print(f"{outcome.text}\n{len(results)} stacks through terraform validate with {where}: "
+          f"{invalid or 'none'} invalid, {time.perf_counter() - started:.1f} s in all")
+    return outcome.exit_code
 
 if __name__ == "__main__":
     sys.exit(main())
