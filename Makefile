@@ -67,14 +67,18 @@ list: $(NODE_STAMP) ## The real cdktf CLI: list every stack.
 cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
 	$(CDKTF) synth
 
-diff: $(NODE_STAMP) ## cdktf diff ENV=<env> (needs Azure credentials).
-	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
-	  { echo "make diff: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
+# deploy and diff check ENV, Terraform and the Azure login first (infra/preflight.py, standard library only:
+# the venv's Python when it exists, else $(PYTHON)), and only then install node packages and start the CLI.
+PREFLIGHT_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+diff: ## cdktf diff ENV=<env> (needs `az login` and terraform >= 1.11).
+	@$(PREFLIGHT_PY) -m infra.preflight diff "$(ENV)"
+	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
 	$(CDKTF) diff $(ENV)
 
-deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and terraform >= 1.11).
-	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
-	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
+deploy: ## cdktf deploy ENV=<env> (needs `az login` and terraform >= 1.11).
+	@$(PREFLIGHT_PY) -m infra.preflight deploy "$(ENV)"
+	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
 	$(CDKTF) deploy $(ENV)
 
 bench: $(PY_STAMP) $(NODE_STAMP) ## Synth time per phase and peak memory: stock vs deferred imports, scaling, cdktf CLI.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from building_blocks.naming import REGION_CODES
 from infra.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +20,8 @@ CONFIG_FILE_VARIABLE = "INFRA_PLATFORM_CONFIG"
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WORKLOAD = re.compile(r"^[a-z][a-z0-9]{1,5}$")
 _FQDN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Azure resource group names: 1-90 letters, digits, '.', '_', '-', '(' and ')', not ending in '.'.
+_RESOURCE_GROUP = re.compile(r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +38,10 @@ class PlatformConfig:
     subscriptions: dict[str, str]
     state_subscription: str
     state_location: str
+    dns_parent_resource_group: str
+    """Resource group of the parent DNS zone (``domain``), made by the DNS owner outside Terraform ([dns])."""
+    source: str = "config/platform.toml"
+    """The file it was read from, as messages show it."""
 
     def subscription_id(self, alias: str, *, where: str) -> str:
         """The id of subscription ``alias``; ``where`` names the asking environment for the error message."""
@@ -52,10 +59,34 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
+def _kind(value: Any) -> str:
+    """What TOML made of a value, in TOML's words."""
+    kinds = ((bool, "a boolean"), (dict, "a table"), (list, "an array"), (str, "a string"), (int, "an integer"),
+             (float, "a float"))
+    return next((name for cls, name in kinds if isinstance(value, cls)), "a date or time")
+
+
+def _table(data: dict[str, Any], section: str, path: Path, *, example: str) -> dict[str, Any]:
+    """The table ``[section]``; ConfigError naming the section and its allowed shape when it is missing or
+    something else (``subscriptions = ["a"]``, ``company = "northwind"``). New sections use this as well."""
+    value = data.get(section)
+    if value is None:
+        raise ConfigError(f"{_rel(path)}: [{section}] is missing; allowed: a table, e.g. [{section}] "
+                          f"followed by {example}")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_rel(path)}: {section} = {value!r} is {_kind(value)}; allowed: a table, e.g. "
+                          f"[{section}] followed by {example}")
+    return value
+
+
 def _field(table: dict[str, Any], key: str, section: str, path: Path) -> str:
-    value = table.get(key)
+    """The string ``[section] key``; ConfigError when it is missing, not a string, or empty."""
+    if key not in table:
+        raise ConfigError(f"{_rel(path)}: [{section}] {key} is missing; allowed: {key} = \"<text>\"")
+    value = table[key]
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{_rel(path)}: [{section}] {key} is missing or not a non-empty string")
+        raise ConfigError(f"{_rel(path)}: [{section}] {key} = {value!r} is {_kind(value)}; allowed: a "
+                          "non-empty string in double quotes")
     return value
 
 
@@ -65,13 +96,16 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{_rel(path)}: file not found (company configuration is required)") from None
+        named = f"{CONFIG_FILE_VARIABLE}={path}" if os.environ.get(CONFIG_FILE_VARIABLE) else _rel(path)
+        raise ConfigError(f"{named}: file not found (company configuration is required; unset "
+                          f"{CONFIG_FILE_VARIABLE} for {_rel(CONFIG_FILE)})") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{_rel(path)}: cannot read TOML: {error}") from None
 
-    company = data.get("company", {})
-    subscriptions = data.get("subscriptions", {})
-    state = data.get("state", {})
+    company = _table(data, "company", path, example='name = "...", workload = "...", domain = "..."')
+    subscriptions = _table(data, "subscriptions", path, example='nonprod = "<subscription id>"')
+    state = _table(data, "state", path, example='subscription = "<alias>", location = "westeurope"')
+    dns = _table(data, "dns", path, example='parent_resource_group = "<resource group of the parent zone>"')
     config = PlatformConfig(
         name=_field(company, "name", "company", path),
         workload=_field(company, "workload", "company", path),
@@ -83,16 +117,25 @@ def load_platform_config(path: Path | None = None) -> PlatformConfig:
         subscriptions={k: _field(subscriptions, k, "subscriptions", path) for k in subscriptions},
         state_subscription=_field(state, "subscription", "state", path),
         state_location=_field(state, "location", "state", path),
+        dns_parent_resource_group=_field(dns, "parent_resource_group", "dns", path),
+        source=_rel(path),
     )
-    if not _WORKLOAD.match(config.workload):
+    if not _WORKLOAD.fullmatch(config.workload):
         raise ConfigError(f"{_rel(path)}: [company] workload = {config.workload!r}; allowed: 2-6 lowercase "
                           "letters or digits, starting with a letter")
-    if not _FQDN.match(config.domain):
+    if not _FQDN.fullmatch(config.domain):
         raise ConfigError(f"{_rel(path)}: [company] domain = {config.domain!r} is not a lowercase FQDN")
+    if not _RESOURCE_GROUP.fullmatch(config.dns_parent_resource_group):
+        raise ConfigError(f"{_rel(path)}: [dns] parent_resource_group = {config.dns_parent_resource_group!r}; "
+                          "allowed: an Azure resource group name (1-90 letters, digits, . _ - ( ), not ending "
+                          "in '.')")
     for key, value in [("tenant_id", config.tenant_id), *config.subscriptions.items()]:
-        if not _GUID.match(value):
+        if not _GUID.fullmatch(value):
             raise ConfigError(f"{_rel(path)}: {key} = {value!r} is not a lowercase GUID")
     if not config.subscriptions:
         raise ConfigError(f"{_rel(path)}: [subscriptions] is empty; name at least one subscription")
     config.subscription_id(config.state_subscription, where=f"{_rel(path)} [state]")
+    if config.state_location not in REGION_CODES:
+        raise ConfigError(f"{_rel(path)}: [state] location = {config.state_location!r}; allowed: "
+                          f"{', '.join(REGION_CODES)} (building_blocks/naming.py REGION_CODES)")
     return config

@@ -7,9 +7,11 @@ anything, so the list cannot rot), 2 on bad input. ``tests/test_policy_scan.py``
 checkov runs from its own venv (``.venv-scan``, locked in ``requirements-scan.lock``: its pins conflict with the
 test tools), offline: ``BC_SKIP_MAPPING=TRUE``, ``--skip-download``, ``--framework terraform_json``.
 
-One adaptation, and only one: checkov 3.3.30's terraform_json parser raises "this method receives only dicts"
-on a string-valued ``terraform.required_version`` and then reports *nothing* for the whole file. The scanned copy
-of each stack drops that one key (no checkov check reads it; ``tests/test_stacks.py`` asserts it is pinned).
+Two adaptations, and only these: checkov 3.3.30's terraform_json parser raises "this method receives only
+dicts" on a string-valued ``terraform.required_version``, and fails the same way on the top-level ``import`` list
+(the import block that adopts the DNS delegation record, building_blocks/dns.py); either way it then reports
+*nothing* for the whole file. The scanned copy of each stack drops those two keys (no checkov check reads them;
+``tests/test_stacks.py`` asserts the version is pinned, ``tests/blocks/test_dns.py`` checks the import blocks).
 Any other parsing error fails the gate.
 """
 
@@ -113,6 +115,7 @@ def _scannable_copy(stack_json: Path, target: Path) -> dict[str, Any]:
     data = json.loads(stack_json.read_text())
     copy = json.loads(json.dumps(data))
     copy.get("terraform", {}).pop("required_version", None)  # see the module docstring
+    copy.pop("import", None)  # likewise
     target.mkdir(parents=True)
     (target / "cdk.tf.json").write_text(json.dumps(copy, indent=2))
     return data

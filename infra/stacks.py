@@ -19,11 +19,13 @@ from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProviderFeatures,
     AzurermProviderFeaturesKeyVault,
     AzurermProviderFeaturesResourceGroup,
+    AzurermProviderFeaturesStorage,
 )
 from cdktf_cdktf_provider_azurerm.resource_group import ResourceGroup
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from cdktf_cdktf_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from cdktf_cdktf_provider_random.provider import RandomProvider
+from cdktf_cdktf_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from building_blocks.aks import AksCluster
@@ -38,24 +40,25 @@ from building_blocks.kubernetes.platform_charts import AzureDnsProvider, Externa
 from building_blocks.monitoring import LogAnalytics
 from building_blocks.naming import Namer, dns_zone_name, region_code, resource_name
 from building_blocks.network import Network
+from building_blocks.operator_secrets import OperatorSecret, OperatorSecrets
 from building_blocks.postgres import PostgresServer
+from building_blocks.rbac import propagation_wait
 from building_blocks.secret_set import SecretSet
 from building_blocks.state_storage import StateStorage
 from building_blocks.tags import StandardTags, standard_tags
 from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
+from infra.preflight import TERRAFORM_REQUIRED_VERSION  # every stack's required_version (`make deploy` checks it)
 from infra.settings import BootstrapSettings, EnvironmentSettings
 from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location, state_regions
 from infra.versions import COMPONENT_KINDS, Release
 
-# Terraform itself: write-only attributes and ephemeral resources need 1.11.
-TERRAFORM_REQUIRED_VERSION = ">= 1.11.0, < 2.0.0"
-
 
 def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
-                      purge_protection: bool) -> AzurermProvider:
+                      purge_protection: bool, storage_data_plane: bool = True) -> AzurermProvider:
     """The azurerm provider of a stack. Credentials come from the environment (OIDC in pipelines, az CLI
-    locally); only ids are set here."""
+    locally); only ids are set here. ``storage_data_plane`` (default True, the provider's default): False sets
+    ``features.storage.data_plane_available = false``, so storage accounts are managed through ARM only."""
     return AzurermProvider(
         scope,
         "azurerm",
@@ -73,6 +76,8 @@ def _azurerm_provider(scope: Construct, *, subscription_id: str, tenant_id: str,
                 recover_soft_deleted_secrets=True,
             )],
             resource_group=[AzurermProviderFeaturesResourceGroup(prevent_deletion_if_contains_resources=True)],
+            **({} if storage_data_plane else
+               {"storage": [AzurermProviderFeaturesStorage(data_plane_available=False)]}),
         )],
     )
 
@@ -108,6 +113,8 @@ class EnvironmentStack(cdktf.TerraformStack):
         # the Key Vault that backs up their generated secrets.
         _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id,
                           purge_protection=bool(settings.purge_protection))
+        # time_sleep: the waits for new role assignments to take effect (building_blocks/rbac.py).
+        TimeProvider(self, "time")
         self.resource_group = ResourceGroup(
             self, "resource_group", name=self.namer.name("resource_group"), location=settings.location)
         # --- Azure building blocks: network, DNS, monitoring, registry, Key Vault, AKS, PostgreSQL ---
@@ -122,7 +129,8 @@ class EnvironmentStack(cdktf.TerraformStack):
             key_vault_id=self.key_vault.id,
             key_vault_name=self.key_vault.vault.name_input,
             rotation=settings.secret_rotation,
-            depends_on=[self.key_vault.officer_assignment],
+            # Not the officer assignment itself: the wait after it, until Key Vault's data plane honours it.
+            depends_on=[self.key_vault.data_plane_ready],
         )
         # Read by the PostgreSQL block (administrator_password) and the Kubernetes layer (global secrets in the
         # product namespace: name -> reference).
@@ -148,6 +156,7 @@ class EnvironmentStack(cdktf.TerraformStack):
         group, location = self.resource_group.name, settings.location
         self.client_config = DataAzurermClientConfig(self, "client_config")
         self.network: Network | None = None
+        self.dns_resource_group: ResourceGroup | None = None
         self.dns_zone: PublicDnsZone | None = None
         self.container_registry: ContainerRegistry | None = None
         self.cluster: AksCluster | None = None
@@ -186,17 +195,24 @@ class EnvironmentStack(cdktf.TerraformStack):
             dns_link_name=self.namer.name("private_dns_zone_link", "kv"),
             resource_group_name=group, location=location,
             subnet_id=self.network.endpoint_subnet.id, virtual_network_id=self.network.virtual_network.id)
-        # The parent zone (the company domain) lives in the management subscription; the delegation is written
-        # there through an aliased provider, with the same credentials as the stack's default provider.
+        # The parent zone (the company domain) lives in the management subscription; the delegation (a record
+        # set the DNS owner pre-creates, adopted by an import block) is written there through an aliased
+        # provider, with the same credentials as the stack's default provider. Zone name and resource group are
+        # configuration: no lookup (building_blocks/dns.py).
+        dns_parent_subscription = config.subscription_id(settings.dns_parent_subscription,
+                                                         where=f"{where} field 'dns_parent_subscription'")
         dns_provider = AzurermProvider(
-            self, "azurerm_dns_parent", alias="dns_parent",
-            subscription_id=config.subscription_id(settings.dns_parent_subscription,
-                                                   where=f"{where} field 'dns_parent_subscription'"),
+            self, "azurerm_dns_parent", alias="dns_parent", subscription_id=dns_parent_subscription,
             tenant_id=config.tenant_id, storage_use_azuread=True, resource_provider_registrations="none",
             features=[AzurermProviderFeatures()])
+        # The zone has a resource group of its own: external-dns lists zones per resource group and needs Reader
+        # on it (its Azure tutorial); on the environment's group that would let it read every resource there.
+        self.dns_resource_group = ResourceGroup(
+            self, "dns_resource_group", name=self.namer.name("resource_group", "dns"), location=location)
         self.dns_zone = PublicDnsZone(
-            self, "dns", resource_group_name=group, label=str(settings.dns_label),
-            parent_domain=config.domain, parent_provider=dns_provider)
+            self, "dns", resource_group_name=self.dns_resource_group.name, label=str(settings.dns_label),
+            parent_domain=config.domain, parent_resource_group_name=config.dns_parent_resource_group,
+            parent_subscription_id=dns_parent_subscription, parent_provider=dns_provider)
         premium_registry = settings.container_registry_sku == "Premium"
         self.container_registry = ContainerRegistry(
             self, "container_registry", namer=self.namer, resource_group_name=group, location=location,
@@ -231,6 +247,10 @@ class EnvironmentStack(cdktf.TerraformStack):
             "aks", name=self.namer.name("diagnostic_setting", "aks"),
             target_resource_id=self.cluster.cluster.id,
             categories=["kube-audit-admin", "guard", "cluster-autoscaler"])
+        # Container insights: the oms_agent add-on with managed-identity auth sends nothing without a data
+        # collection rule associated with the cluster (building_blocks/monitoring.py).
+        self.log_analytics.collect_container_insights(
+            "aks", name=self.namer.name("data_collection_rule", "aks"), cluster_id=self.cluster.cluster.id)
         self.container_registry.grant_pull("aks_kubelet", self.cluster.kubelet_object_id)
         # The pipeline's helm provider pulls the company's OCI charts from this registry at plan and apply time.
         self.container_registry.grant_pull("deployer", self.client_config.object_id, principal_type=None)
@@ -320,6 +340,7 @@ class EnvironmentStack(cdktf.TerraformStack):
                                   "Azure DNS zone; allowed: exclude external-dns in its release file")
             external_dns = self._external_dns_identity(
                 settings, config, namespace=charts["platform"]["external-dns"].namespace or "external-dns")
+        external_secrets = self._operator_secrets(settings)
         return KubernetesLayer(
             self, "kubernetes",
             connection=connection,
@@ -327,48 +348,92 @@ class EnvironmentStack(cdktf.TerraformStack):
             region=settings.location,
             dns_domain=dns_domain,
             platform=charts["platform"],
+            resources=settings.platform_resources,
             services=charts["service"] if settings.deploy_product else {},
             registry=registry,
             integrations=settings.integrations,
             integration_versions=charts["integration"],
+            external_secrets=external_secrets,
             component_versions=release.as_mapping(),
             external_dns=external_dns,
+            ingress_service_type=settings.ingress_service_type or "LoadBalancer",
             ingress_service_annotations=self.AKS_INGRESS_ANNOTATIONS if self.cluster is not None else None,
             replicas=3 if settings.production_like else 2 if settings.kind == "staging" else 1,
             secrets=getattr(self, "global_secrets", None),
             # Let's Encrypt ClusterIssuers when the release runs them; the ACME account mail goes to the owner.
             cluster_issuer=settings.tls_issuer if "cluster-issuers" in charts["platform"] else None,
             acme_email=config.owner,
-            # On AKS nothing Kubernetes starts before the pipeline may reach the API server (Azure RBAC) and
-            # the nodes may pull from the registry.
-            depends_on=([self.cluster.role_assignments["deployer"],
+            # On AKS nothing Kubernetes starts before there is a node pool its pods can run on, the pipeline may
+            # reach the API server (Azure RBAC) and the nodes may pull from the registry. The system pool is
+            # tainted CriticalAddonsOnly=true:NoSchedule (only_critical_addons_enabled; azurerm v4.55.0
+            # internal/services/containers/kubernetes_nodepool.go) and no chart here tolerates it, so on a new
+            # cluster every pod would stay Pending until the user pool exists — past the atomic releases'
+            # timeouts. The layer takes these as opaque dependencies (it imports no azurerm).
+            depends_on=([self.cluster.user_node_pool, self.cluster.role_assignments["deployer"],
                          *self.container_registry.pull_assignments.values()]
                         if self.cluster and self.container_registry else []),
         )
 
+    def _operator_secrets(self, settings: EnvironmentSettings) -> dict[str, str]:
+        """The integrations' values from outside (a customer's client secret), read from the environment's Key
+        Vault — their one home, where an operator stores each once (docs/secrets.md, "Values from outside").
+        Every environment has that vault, external ones included. Returns store name → reference for the
+        Kubernetes layer; a missing secret fails the plan with the ``az keyvault secret set`` command. Sets
+        ``operator_secrets`` (None without integrations that need one)."""
+        wanted: dict[str, OperatorSecret] = {}
+        for spec in settings.integrations:
+            for external in spec.external_secrets():
+                wanted.setdefault(external.store_name, OperatorSecret(
+                    name=external.store_name,
+                    description=f"{external.description}; read by {spec.component} as Secret "
+                                f"{external.secret_name} key {external.key}"))
+        self.operator_secrets: OperatorSecrets | None = None
+        if not wanted:
+            return {}
+        self.operator_secrets = OperatorSecrets(
+            self, "operator_secrets",
+            key_vault_id=self.key_vault.id,
+            key_vault_name=self.namer.name("key_vault"),
+            secrets=list(wanted.values()),
+            # Reading the vault's data plane needs the deployer's Secrets Officer role (RBAC vault), and data-plane
+            # RBAC lags behind ARM: wait for the same propagation wait as the first secret write.
+            depends_on=[self.key_vault.data_plane_ready])
+        return self.operator_secrets.references
+
     def _external_dns_identity(self, settings: EnvironmentSettings, config: PlatformConfig, *,
                                namespace: str) -> AzureDnsProvider:
         """The Azure side of external-dns: a managed identity, federated with its service account through the
-        cluster's OIDC issuer, with DNS Zone Contributor on the environment's zone only."""
-        assert self.cluster is not None and self.dns_zone is not None
+        cluster's OIDC issuer, with what the external-dns Azure tutorial grants (docs/tutorials/azure.md, "Assign
+        a role to the managed identity"): DNS Zone Contributor on the environment's zone and Reader on the zone's
+        own resource group, which external-dns lists zones in (provider/azure/azure.go,
+        NewListByResourceGroupPager). The release waits for the credential and for the roles to take effect."""
+        assert self.cluster is not None and self.dns_zone is not None and self.dns_resource_group is not None
         identity = UserAssignedIdentity(
             self, "external_dns_identity", name=self.namer.name("user_assigned_identity", "externaldns"),
             resource_group_name=self.resource_group.name, location=settings.location)
-        FederatedIdentityCredential(
+        federation = FederatedIdentityCredential(
             self, "external_dns_federation", name="external-dns",
             resource_group_name=self.resource_group.name, parent_id=identity.id,
             issuer=self.cluster.oidc_issuer_url, audience=["api://AzureADTokenExchange"],
             subject=ExternalDns.service_account_subject(namespace))
-        RoleAssignment(
+        contributor = RoleAssignment(
             self, "external_dns_zone_contributor", scope=self.dns_zone.zone.id,
             role_definition_name="DNS Zone Contributor", principal_id=identity.principal_id,
             principal_type="ServicePrincipal")
+        reader = RoleAssignment(
+            self, "external_dns_zone_reader", scope=self.dns_resource_group.id,
+            role_definition_name="Reader", principal_id=identity.principal_id,
+            principal_type="ServicePrincipal")
+        # The assignments do not wait for the cluster, so this wait mostly overlaps the cluster's creation.
+        roles_effective = propagation_wait(self, "external_dns_roles_propagation",
+                                           assignments=[contributor, reader])
         self.external_dns_identity = identity
         return AzureDnsProvider(
             tenant_id=config.tenant_id,
             subscription_id=config.subscription_id(settings.subscription,
                                                    where=f"environment {settings.name!r}"),
-            resource_group=self.resource_group.name, client_id=identity.client_id)
+            resource_group=self.dns_resource_group.name, client_id=identity.client_id,
+            depends_on=(federation, roles_effective))
 
 
 # Blob service resource logs of the state account: every read (plan, refresh), write (apply, lock) and delete.
@@ -391,7 +456,15 @@ class BootstrapStack(cdktf.TerraformStack):
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         cdktf.LocalBackend(self, path=self.LOCAL_STATE_PATH)
         subscription_id = config.subscription_id(config.state_subscription, where="config/platform.toml [state]")
-        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True)
+        # No storage data plane: with it, azurerm 4.55 waits for the new account's blob, queue, file and
+        # static-website endpoints and reads queue and static-website properties on every refresh, all through the
+        # data plane, where the account's own default-deny firewall answers 403 to an operator outside
+        # allowed_ip_ranges -- a 403 is fatal there, only dropped connections are tolerated
+        # (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/storage/storage_account_resource.go:1547
+        # and :2327, storage_account_data_plane_helpers.go:59 and :121). This stack uses no queue or static-website
+        # setting, and its containers (storage_account_id) go through ARM, so nothing here needs the data plane.
+        _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True,
+                          storage_data_plane=False)
         self.storages: dict[str, StateStorage] = {}
         self.blob_access_logs: dict[str, cdktf.TerraformResource] = {}
         for region in state_regions(config, environments.values()):

@@ -1,4 +1,5 @@
-"""The commands that change version files: bump, release, lock, unlock, promote, init (rollback: history.py).
+"""The commands that change version files: bump, release, lock, unlock, promote, patch, init (rollback:
+history.py).
 
 Every command follows the same steps, so that a failed command leaves every file unchanged:
 
@@ -338,6 +339,7 @@ def bump(
     before, after = (current.version, current.image_tag), (version, image_tag)
     if before == after:
         return [f"catalog: {component} is already at {describe_pin(after)}; nothing to do"]
+    _refuse_below_pins(loader, component, version)
     path = catalog_path(loader.directory)
     document = loader.document(path)
     body = document["components"][component]
@@ -366,6 +368,23 @@ def bump(
         lines.append(f"follows the catalog, gets it on its next deployment: {', '.join(followers)}")
     lines.append("staging takes it with: infra versions release staging")
     return lines
+
+
+def _refuse_below_pins(loader: Loader, component: str, version: str) -> None:
+    """The catalog is the list of versions that exist (docs/versions.md): lowering it below a version a release
+    file pins would say that pin does not exist. Refused, naming the pins and how to hold dev back instead."""
+    pins = [
+        f"{loader.file(name).source} pins {entry.version}"
+        for name in loader.environments()
+        if (entry := loader.file(name).entries.get(component)) is not None
+        and version_key(entry.version) > version_key(version)
+    ]
+    if pins:
+        raise ConfigError(
+            f"bump {component} {version} refused: {'; '.join(pins)}, and the catalog is the list of versions "
+            f"that exist (its version is the newest); to hold an environment that follows the catalog back, pin "
+            f"{component} at {version} in its release file instead"
+        )
 
 
 # --- release staging ---------------------------------------------------------------------------------------
@@ -524,6 +543,75 @@ def promote(source: str, target: str, *, allow: Allow | None = None,
         *follower_lines(releases_before, releases_after, target),
         *hazard_lines(hazards(releases_before, releases_after), releases_before, releases_after, first=target),
         f"review and commit {display(path)}; the {target} pipeline deploys it after its approval",
+    ]
+
+
+# --- patch ------------------------------------------------------------------------------------------------
+
+
+def patch(
+    component: str,
+    version: str,
+    environment: str,
+    *,
+    image_tag: str | None = None,
+    directory: Path | None = None,
+) -> list[str]:
+    """Move one component of an environment that lists its own versions (staging, production) to a newer
+    patch release of the minor it runs — the path for a security fix that cannot wait for the next
+    promotion (``promote`` copies every component). Refused: another major or minor (that is a release:
+    ``release``/``promote``), an older or equal version, a following environment, a locked component (lift
+    the lock first; :func:`commit` refuses with the lock's message)."""
+    loader = Loader(directory)
+    loader.releases()
+    _own_list(loader, environment, "patch")
+    where = f"patch {component} --env {environment}"
+    catalog_entry = loader.catalog.component(component, where=where)
+    file = loader.file(environment)
+    if component not in file.entries:
+        raise ConfigError(
+            f"{file.source}: cannot patch {component!r}: {environment} does not run it; allowed: "
+            f"{', '.join(file.entries)}"
+        )
+    check_version(version, f"{where}: version")
+    current = loader.release(environment).components[component]
+    if current.version.startswith("v") != version.startswith("v"):
+        style = "with" if current.version.startswith("v") else "without"
+        raise ConfigError(
+            f"{where}: version = {version!r}; allowed: a version written {style} a leading 'v', like "
+            f"{environment}'s {current.version} (Helm matches chart versions exactly)"
+        )
+    old_key, new_key = version_key(current.version), version_key(version)
+    if version == current.version and image_tag in (None, current.image_tag):
+        return [f"{environment}: {component} is already at {describe_pin(current.pin)}; nothing to do"]
+    if new_key[:2] != old_key[:2] or new_key <= old_key:
+        major, minor = old_key[0], old_key[1]
+        raise ConfigError(
+            f"{where}: version {version} is not a newer patch release of {current.version}; allowed: "
+            f"{'v' if version.startswith('v') else ''}{major}.{minor}.x above {current.version} (another "
+            "minor or major goes through release and promote)"
+        )
+    if image_tag is not None:
+        check_image_tag(image_tag, f"{where}: --image-tag")
+    elif catalog_entry.kind in OWN_KINDS:
+        image_tag = version  # the service pipelines tag chart and image alike
+    path = loader.release_path(environment)
+    document = loader.document(path)
+    set_entry(document["components"], component, (version, image_tag))
+    before = loader.release(environment)
+    after = commit(loader, path, render(document), action=f"patch {component}").release(environment)
+    changes = changes_between(before.components, after.components)
+    notes = (
+        [f"note: dropped the image_tag override {current.image_tag}; {component} now runs its chart's "
+         "appVersion (pass --image-tag to set one)"]
+        if image_tag is None and current.image_tag is not None
+        else []
+    )
+    return [
+        f"{environment}: patch release ({display(path)}):",
+        *(c.describe() for c in changes),
+        *notes,
+        f"review and commit {display(path)}; the {environment} pipeline deploys it",
     ]
 
 
