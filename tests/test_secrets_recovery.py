@@ -147,7 +147,7 @@ def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(syn
         assert f"terraform import {kv_address} https://" in out
     assert "state push -" in out
     assert "terraform working directory: " in out and "recovery/dev (written from" in out
-    assert "the azurerm and random providers only, the stack's own backend" in out
+    assert "the azurerm, random, time providers only, the stack's own backend" in out
     assert calls(fakes) == []  # neither az nor terraform ran
     assert not Path(fakes["INFRA_OUTDIR"]).exists()  # nothing written
 
@@ -270,7 +270,7 @@ def test_reconcile_state_copies_configuration_and_bumps_the_serial_once():
     assert reconcile_state(state, config, [record, key]) == [] and state["serial"] == 8
 
 
-# --- blocker 1: the imports run where only azurerm and random are configured -----------------------------------
+# --- blocker 1: the imports run where only azurerm, random and time are configured ---------------------------
 # Terraform v1.11.4 internal/terraform/node_provider.go: on the import walk every provider of the configuration is
 # configured with verifyConfigIsKnown=true ("Invalid provider configuration … depends on values that cannot be
 # determined until apply"); evaluate.go gives a resource that is not in state an unknown value on that walk. The
@@ -291,7 +291,7 @@ def test_the_stack_itself_cannot_import_its_providers_depend_on_the_cluster(synt
     the cluster resource, which is unknown while importing into an empty state."""
     with pytest.raises(ImportConfigError, match=r"provider '(helm|kubernetes)' is configured from "
                                                 r"azurerm_kubernetes_cluster\.aks_"):
-        provider_part(synthesized.stacks[env_name], providers=("azurerm", "random", "helm", "kubernetes"))
+        provider_part(synthesized.stacks[env_name], providers=("azurerm", "random", "time", "helm", "kubernetes"))
 
 
 @pytest.mark.parametrize("env_name", SECRET_ENVIRONMENTS)
@@ -299,8 +299,8 @@ def test_the_import_configuration_has_only_azurerm_and_random_known_providers_an
         synthesized, env_name):
     stack = synthesized.stacks[env_name]
     part = provider_part(stack, required=import_targets(synthesized, env_name))
-    assert set(part["provider"]) == {"azurerm", "random"}
-    assert set(part["terraform"]["required_providers"]) == {"azurerm", "random"}
+    assert set(part["provider"]) <= {"azurerm", "random", "time"} and {"azurerm", "random"} <= set(part["provider"])
+    assert set(part["terraform"]["required_providers"]) == set(part["provider"])
     assert part["terraform"]["backend"] == stack["terraform"]["backend"]  # imports land in the env's own state
     assert "${" not in json.dumps(part["provider"])  # every provider configuration is a literal
     kept = set(managed_addresses(part))
@@ -338,12 +338,15 @@ def test_a_provider_configured_from_a_resource_is_refused_and_dependents_are_lef
         },
         "variable": {"unused": {"type": "string"}},
         "output": {"host": {"value": "${azurerm_kubernetes_cluster.aks.fqdn}"}},
+        "import": [{"to": "azurerm_kubernetes_cluster.aks", "id": "/subscriptions/x"},
+                   {"to": "helm_release.r", "id": "a/r"}],
     }
     part = provider_part(config)
     assert managed_addresses(part) == ["azurerm_kubernetes_cluster.aks", "azurerm_role_assignment.plain"]
+    assert part["import"] == [{"to": "azurerm_kubernetes_cluster.aks", "id": "/subscriptions/x"}]
     assert "variable" not in part and "output" not in part and list(part["provider"]) == ["azurerm"]
     with pytest.raises(ImportConfigError, match=r"azurerm_role_assignment\.after_chart cannot be imported with "
-                                                r"the azurerm, random providers alone: it refers to "
+                                                r"the azurerm, random, time providers alone: it refers to "
                                                 r"helm_release\.r, which is left out because its provider 'helm'"):
         provider_part(config, required=["azurerm_role_assignment.after_chart"])
     with pytest.raises(ImportConfigError, match=r"provider 'helm' is configured from azurerm_kubernetes_cluster\.aks"):

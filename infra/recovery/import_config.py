@@ -9,8 +9,8 @@ kubernetes providers take ``host`` and ``cluster_ca_certificate`` from ``azurerm
 state does not hold the cluster, so its attributes are unknown during the import walk (``evaluate.go``: "Import
 does not yet plan resource changes … return a typed unknown value") and the first import fails. The same is
 documented upstream as expected behaviour (hashicorp/terraform#26864: "the configuration is complete and can be
-evaluated in full in order for import"). Here the import runs where only azurerm and random are configured, and
-their configurations are literals.
+evaluated in full in order for import"). Here the import runs where only azurerm, random and time are configured,
+and their configurations are literals.
 
 What is kept: every resource and data source of the kept providers whose references (``${…}`` expressions and
 ``depends_on``) lead only to kept blocks, the variables and locals they use, the kept providers' blocks and
@@ -32,16 +32,19 @@ from typing import Any
 
 from infra.errors import ConfigError
 
-IMPORT_PROVIDERS: tuple[str, ...] = ("azurerm", "random")
-"""The providers ``recover-state`` imports with: the Azure resources and the generated secrets."""
+IMPORT_PROVIDERS: tuple[str, ...] = ("azurerm", "random", "time")
+"""The providers ``recover-state`` imports with: the Azure resources, the generated secrets, and the
+``time_sleep`` waits Azure resources depend on (RBAC propagation). None of them is configured from a resource."""
 CONFIG_FILE_NAME = "main.tf.json"
 LOCK_FILE_NAME = ".terraform.lock.hcl"
 
 # `type.name`, `data.type.name`, `var.name`, `local.name` inside a string; names as cdktf writes them
 # (letters, digits, `_` and `-`, e.g. random_password.generated_secrets_postgres-admin-password_4A1A22F4).
 _REFERENCE = re.compile(r"(?<![\w.-])((?:data\.)?[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*)")
-# Top-level keys of a cdktf JSON configuration that the cut knows how to handle.
-_KNOWN_KEYS = {"//", "terraform", "provider", "resource", "data", "variable", "locals", "output"}
+# Top-level keys of a cdktf JSON configuration that the cut knows how to handle; the address blocks are kept
+# when the address they name is.
+_ADDRESS_BLOCKS = {"import": "to", "moved": "to", "removed": "from"}
+_KNOWN_KEYS = {"//", "terraform", "provider", "resource", "data", "variable", "locals", "output", *_ADDRESS_BLOCKS}
 
 
 class ImportConfigError(ConfigError):
@@ -166,6 +169,12 @@ def provider_part(config: dict[str, Any], *, providers: Sequence[str] = IMPORT_P
             target.setdefault(block_type, {})[name] = copy.deepcopy(body)
         else:
             target[name] = copy.deepcopy(body)
+    for kind, key in _ADDRESS_BLOCKS.items():
+        entries = config.get(kind) or []
+        entries = entries if isinstance(entries, list) else [entries]
+        kept_entries = [copy.deepcopy(e) for e in entries if isinstance(e, dict) and e.get(key) in kept]
+        if kept_entries:
+            part[kind] = kept_entries
     return part
 
 

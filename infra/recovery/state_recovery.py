@@ -8,7 +8,7 @@ the next deploy changes nothing:
 1. Build the environment's stack in memory and take its :class:`~building_blocks.secret_set.SecretSet`: the
    same definition the deploy uses (names, policies, Terraform addresses, vault name).
 2. Write the import working directory ``cdktf.out/recovery/<env>`` (:mod:`infra.recovery.import_config`): the
-   synthesized stack cut down to the azurerm and random providers, with the stack's own backend, and
+   synthesized stack cut down to the azurerm, random and time providers, with the stack's own backend, and
    ``terraform init`` it. ``terraform import`` configures every provider of its configuration and needs each
    configuration known; on AKS the helm and kubernetes providers are configured from the cluster, which an
    empty state does not hold, so importing in the stack directory itself fails.
@@ -143,7 +143,7 @@ def describe(plan: RecoveryPlan, *, print_: Callable[[str], None] = print) -> No
         return
     print_(f"key vault: {plan.vault_name}")
     print_(f"terraform working directory: {where} (written from {_display(plan.stack_dir / 'cdk.tf.json')}: "
-           f"the {' and '.join(IMPORT_PROVIDERS)} providers only, the stack's own backend)")
+           f"the {', '.join(IMPORT_PROVIDERS)} providers only, the stack's own backend)")
     print_(f"prepare terraform -chdir={where} init -input=false -reconfigure")
     for number, record in enumerate(plan.secrets, start=1):
         print_(f"{number}. {record.name} ({record.policy.describe()}): {record.description}")
@@ -219,7 +219,7 @@ def recover(plan: RecoveryPlan, *, print_: Callable[[str], None] = print) -> Non
     tools = _Tools(az=_find("az"), terraform=_find("terraform"), cwd=work_dir, env=env, secrets=[])
     write_import_dir(work_dir, part, lock_file=plan.stack_dir / LOCK_FILE_NAME)
     print_(f"wrote {_display(work_dir / CONFIG_FILE_NAME)}: {len(managed_addresses(part))} resources of the "
-           f"{' and '.join(IMPORT_PROVIDERS)} providers, the stack's backend")
+           f"{', '.join(IMPORT_PROVIDERS)} providers, the stack's backend")
     # -reconfigure: the directory is generated; use the backend as written, never migrate state into it.
     tools.run([tools.terraform, "init", "-input=false", "-no-color", "-reconfigure"],
               what=f"terraform -chdir={_display(work_dir)} init")
@@ -250,11 +250,14 @@ def recover(plan: RecoveryPlan, *, print_: Callable[[str], None] = print) -> Non
         print_(f"set keepers and policy arguments of {', '.join(changed)} to the configuration")
     print_(f"recovered {imported} of {len(plan.secrets)} generated secrets of {plan.environment!r}")
     in_state = {_resource_address(r) for r in state.get("resources", []) if r.get("mode") == "managed"}
-    azure_missing = [a for a in managed_addresses(part) if a not in in_state]
-    other_missing = [a for a in managed_addresses(config) if a not in in_state and a not in azure_missing]
+    # time_sleep is a wait, not an object anywhere: the next deploy creates it (it waits once more).
+    azure_missing = [a for a in managed_addresses(part) if a not in in_state and not a.startswith("time_")]
+    other_missing = [a for a in managed_addresses(config)
+                     if a not in in_state and a not in azure_missing and not a.startswith("time_")]
     if azure_missing:
-        print_(f"still missing from state, import in {_display(work_dir)} "
-               f"(terraform -chdir={_display(work_dir)} import <address> <Azure resource id>), the cluster first:")
+        print_(f"still missing from state, import in {_display(work_dir)} (terraform -chdir="
+               f"{_display(work_dir)} import <address> <Azure resource id>), the cluster first (time_sleep waits "
+               "need no import: the deploy creates them):")
         print_("  " + "\n  ".join(azure_missing))
     if other_missing:
         print_(f"still missing from state, import in {_display(plan.stack_dir)} once the cluster is in state "
