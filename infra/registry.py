@@ -38,7 +38,9 @@ ENVIRONMENTS_DIR = REPO_ROOT / "environments"
 # fails when this list misses one.
 NAMED_RESOURCES: tuple[tuple[str, str | None], ...] = (
     ("resource_group", None),
+    ("resource_group", "dns"),
     ("log_analytics_workspace", None),
+    ("data_collection_rule", "aks"),
     ("key_vault", None),
     ("diagnostic_setting", "kv"),
     ("diagnostic_setting", "aks"),

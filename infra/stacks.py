@@ -369,10 +369,21 @@ class EnvironmentStack(cdktf.TerraformStack):
             # internal/services/containers/kubernetes_nodepool.go) and no chart here tolerates it, so on a new
             # cluster every pod would stay Pending until the user pool exists — past the atomic releases'
             # timeouts. The layer takes these as opaque dependencies (it imports no azurerm).
-            depends_on=([self.cluster.user_node_pool, self.cluster.role_assignments["deployer"],
-                         *self.container_registry.pull_assignments.values()]
+            depends_on=([self.cluster.user_node_pool, self._kubernetes_roles_effective()]
                         if self.cluster and self.container_registry else []),
         )
+
+    def _kubernetes_roles_effective(self):  # -> time Sleep
+        """A wait after the roles the Kubernetes layer needs (the deployer's cluster admin, the AcrPull grants):
+        the layer depends on it, not on the assignments. "New role assignments can take up to five minutes to
+        propagate and be updated by the authorization server" (learn.microsoft.com/azure/aks/manage-azure-rbac),
+        AcrPull is bound by Azure RBAC's general limit, and the provider's create returns before either
+        (building_blocks/rbac.py ``propagation_wait``, whose default covers both); a helm or kubernetes resource
+        created sooner gets 403 from the API server, or the OCI chart pull is refused."""
+        return propagation_wait(
+            self, "kubernetes_roles_propagation",
+            assignments=[self.cluster.role_assignments["deployer"],
+                         *self.container_registry.pull_assignments.values()])
 
     def _operator_secrets(self, settings: EnvironmentSettings) -> dict[str, str]:
         """The integrations' values from outside (a customer's client secret), read from the environment's Key

@@ -124,7 +124,7 @@ def test_the_parent_zone_resource_group_is_company_configuration():
     ('parent_resource_group = "rg-nwt-mgmt-weu-dns"', 'parent_resource_group = "rg dns"',
      r"\[dns\] parent_resource_group = 'rg dns'; allowed: an Azure resource group name"),
     ('parent_resource_group = "rg-nwt-mgmt-weu-dns"', 'parent_resource_group = ""',
-     r"\[dns\] parent_resource_group is missing or not a non-empty string"),
+     r"\[dns\] parent_resource_group = '' is a string; allowed: a non-empty string"),
     ("[dns]\nparent_resource_group", "[dns]\nresource_group", r"\[dns\] parent_resource_group is missing"),
 ])
 def test_a_bad_parent_zone_configuration_names_the_key_and_what_is_allowed(tmp_path, old, new, message):

@@ -55,6 +55,25 @@ def test_every_kubernetes_object_waits_for_the_user_node_pool(synthesized, envir
     assert not late, f"{environment}: created before the user node pool: {late}"
 
 
+@pytest.mark.parametrize("environment", [e for e in ENVIRONMENTS if e != "onprem"])
+def test_every_kubernetes_object_waits_until_the_deployer_roles_are_in_effect(synthesized, environment):
+    # azurerm's role assignment returns before the role is in effect (v4.55.0 internal/services/authorization/
+    # role_assignment_resource.go:393-408); AKS: "New role assignments can take up to five minutes to propagate"
+    # (learn.microsoft.com/azure/aks/manage-azure-rbac). So the layer waits for a time_sleep after the deployer's
+    # cluster-admin and the AcrPull assignments, not for the assignments alone.
+    stack = synthesized.stacks[environment]
+    assignments = synthesized.resources(environment, "azurerm_role_assignment")
+    needed = {f"azurerm_role_assignment.{key}" for key, body in assignments.items()
+              if body["role_definition_name"] in ("Azure Kubernetes Service RBAC Cluster Admin", "AcrPull")}
+    assert len(needed) >= 3, needed  # the deployer's cluster admin, the kubelet's and the deployer's AcrPull
+    waits = [f"time_sleep.{key}" for key, body in stack["resource"].get("time_sleep", {}).items()
+             if needed <= set(body["depends_on"]) and int(body["create_duration"].removesuffix("s")) >= 300]
+    assert waits, f"{environment}: no wait of at least 300 s after {sorted(needed)}"
+    late = [address for address in kubernetes_objects(stack)
+            if not any(wait in waits_for(stack, address) for wait in waits)]
+    assert not late, f"{environment}: created before the deployer's roles are in effect: {late}"
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_ingress_service_type_follows_the_environment(synthesized, registry, environment):
     settings = registry.get(environment)
@@ -132,8 +151,11 @@ def test_the_sso_bridge_client_secret_comes_from_the_key_vault_once_an_operator_
     assert "data.azurerm_key_vault_secrets." in precondition["condition"]
     assert (f"az keyvault secret set --vault-name {vault_name} --name sso-bridge-oidc-client-secret --file"
             in precondition["error_message"])
-    # the read waits for the deployer's Secrets Officer role on the (RBAC) vault
-    assert any(dep.startswith("azurerm_role_assignment.key_vault_role_deployer") for dep in data["depends_on"])
+    # the read waits for the deployer's Secrets Officer role on the (RBAC) vault, through the wait after it
+    # (data-plane RBAC lags behind ARM; building_blocks/key_vault.py `data_plane_ready`)
+    (wait,) = [dep.removeprefix("time_sleep.") for dep in data["depends_on"] if dep.startswith("time_sleep.")]
+    assert any(dep.startswith("azurerm_role_assignment.key_vault_role_deployer")
+               for dep in stack["resource"]["time_sleep"][wait]["depends_on"])
     for environment in ENVIRONMENTS:
         if environment != "enterprise-contoso":
             assert "azurerm_key_vault_secret" not in synthesized.stacks[environment].get("data", {}), environment
