@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 CDKTF := node_modules/.bin/cdktf
 ENV ?=
 
-.PHONY: help setup synth test lint scan list cli-synth deploy diff lock clean bench
+.PHONY: help setup synth test lint scan validate list cli-synth deploy diff lock clean bench
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -65,20 +65,28 @@ lint: $(PY_STAMP) ## ruff over the whole repository.
 scan: $(PY_STAMP) $(SCAN_STAMP) ## Synthesize, then run checkov over every stack and print a table.
 	$(PY) -m infra.scan
 
+validate: $(PY_STAMP) ## terraform init + validate of every stack (registry, or the azurerm part via the mirror).
+	$(PY) -m infra.validate
+
 list: $(NODE_STAMP) ## The real cdktf CLI: list every stack.
 	$(CDKTF) list
 
 cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
 	$(CDKTF) synth
 
-diff: $(NODE_STAMP) ## cdktf diff ENV=<env> (needs Azure credentials).
-	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
-	  { echo "make diff: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
+# deploy and diff check ENV, Terraform and the Azure login first (infra/preflight.py, standard library only:
+# the venv's Python when it exists, else $(PYTHON)), and only then install node packages and start the CLI, which
+# builds only ENV's stack (INFRA_STACKS, infra/app.py).
+PREFLIGHT_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+diff: ## cdktf diff ENV=<env> (needs `az login` and terraform >= 1.11).
+	@$(PREFLIGHT_PY) -m infra.preflight diff "$(ENV)"
+	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
 	INFRA_STACKS="$(ENV)" $(CDKTF) diff $(ENV)
 
-deploy: $(NODE_STAMP) ## cdktf deploy ENV=<env> (needs Azure credentials and terraform >= 1.11).
-	@$(PY) -m infra.cli environments | tr ' ' '\n' | grep -qxF -- "$(ENV)" || \
-	  { echo "make deploy: ENV='$(ENV)' is not a stack; allowed: $$($(PY) -m infra.cli environments)" >&2; exit 2; }
+deploy: ## cdktf deploy ENV=<env> (needs `az login` and terraform >= 1.11).
+	@$(PREFLIGHT_PY) -m infra.preflight deploy "$(ENV)"
+	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
 	INFRA_STACKS="$(ENV)" $(CDKTF) deploy $(ENV)
 
 bench: $(PY_STAMP) $(NODE_STAMP) $(SCAN_STAMP) ## Synth time and memory: stock vs deferred, one stack vs all at scale, cdktf CLI, make test/scan.

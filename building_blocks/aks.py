@@ -7,8 +7,9 @@
   and workload identity for pods.
 - Network: Azure CNI overlay powered by Cilium (eBPF data plane and network policy).
 - Operations: automatic patch upgrades and weekly node images inside one maintenance window, container
-  insights to Log Analytics with managed-identity auth, the Azure Policy add-on, image cleaner, and the Key
-  Vault secrets-store CSI driver with rotation.
+  insights to Log Analytics with managed-identity auth (the add-on sends nothing until a data collection rule
+  is associated with the cluster: the stack adds it with ``LogAnalytics.collect_container_insights``), the
+  Azure Policy add-on, image cleaner, and the Key Vault secrets-store CSI driver with rotation.
 - API server: public but restricted to ``authorized_ip_ranges``, or private (``private_cluster``).
 
 The Kubernetes layer never reads this resource directly: :meth:`AksCluster.endpoint` hands it the API host and

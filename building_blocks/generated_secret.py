@@ -57,7 +57,8 @@ class GeneratedSecret(Construct):
         ``key_vault_id``: the vault's resource id (usually a reference). ``rotation`` (default 0): raise it to
         replace the value. ``description`` (default none): added as the ``purpose`` tag. ``tags`` (default
         none): added to the secret's tags; the standard tags come from the stack's tag Aspect.
-        ``depends_on`` (default none): what must exist before the vault accepts secrets (its role assignment).
+        ``depends_on`` (default none): what must exist before the vault accepts secrets (its ``data_plane_ready``
+        wait after the role assignment).
         """
         super().__init__(scope, id_)
         check_secret_name(name)

@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
 from constructs import Construct
 
 from building_blocks.private_endpoint import add_private_endpoint
-from building_blocks.rbac import RoleGrants
+from building_blocks.rbac import RBAC_PROPAGATION_SECONDS, RoleGrants, propagation_wait
 
 SECRETS_OFFICER = "Key Vault Secrets Officer"
 SECRETS_USER = "Key Vault Secrets User"
@@ -46,8 +46,11 @@ class KeyVault(Construct):
     """A Standard vault with RBAC authorization, soft delete, optional purge protection and a deny-by-default
     firewall.
 
-    The identity running Terraform gets ``Key Vault Secrets Officer`` (``officer_assignment``): a resource
-    that writes a secret into this vault must depend on that assignment, or its first apply races the role.
+    The identity running Terraform gets ``Key Vault Secrets Officer`` (``officer_assignment``). A resource that
+    writes a secret into this vault must depend on ``data_plane_ready`` (a ``time_sleep`` after that assignment,
+    see :func:`building_blocks.rbac.propagation_wait`), not on the assignment itself: Key Vault's data plane can
+    refuse the new role for minutes (``ForbiddenByRbac``) after Azure Resource Manager reports it, and the
+    provider's secret create fails on that 403 without retrying. The stack must configure the ``time`` provider.
     Other identities get access through :meth:`grant_secrets_user` / :meth:`grant_secrets_officer`.
 
     The public endpoint is enabled only when ``allowed_ip_ranges`` or ``allowed_subnet_ids`` need it; without
@@ -55,8 +58,8 @@ class KeyVault(Construct):
     the data plane.
 
     Attributes: ``vault`` (the ``Resource``), ``id``, ``vault_uri``, ``officer_assignment``,
-    ``role_assignments`` (id → role assignment, the officer's under ``deployer``), ``private_endpoint`` (or
-    None).
+    ``data_plane_ready`` (what the first secret write depends on), ``role_assignments`` (id → role assignment,
+    the officer's under ``deployer``), ``private_endpoint`` (or None).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class KeyVault(Construct):
         soft_delete_retention_days: int = 90,
         allowed_ip_ranges: Sequence[str] = (),
         allowed_subnet_ids: Sequence[str] = (),
+        rbac_propagation_seconds: int = RBAC_PROPAGATION_SECONDS,
     ) -> None:
         """``tenant_id``: the Entra tenant; ``deployer_object_id``: the object id of the identity running
         Terraform (``data.azurerm_client_config.current.object_id``), which gets Secrets Officer.
@@ -80,7 +84,9 @@ class KeyVault(Construct):
         ends. ``soft_delete_retention_days``: 7-90 (default 90). ``allowed_ip_ranges``: public IPv4 addresses
         or CIDRs let through the firewall (default none). ``allowed_subnet_ids``: subnets (with the
         Microsoft.KeyVault service endpoint) let through (default none). With neither, public network access
-        is disabled: only private endpoints and trusted Azure services reach the vault's data plane."""
+        is disabled: only private endpoints and trusted Azure services reach the vault's data plane.
+        ``rbac_propagation_seconds``: how long ``data_plane_ready`` waits after the officer assignment is created
+        (default 600, the documented bound; 1-1800)."""
         super().__init__(scope, id_)
         if (
             isinstance(soft_delete_retention_days, bool)
@@ -124,6 +130,15 @@ class KeyVault(Construct):
         self.role_assignments: dict[str, RoleAssignment] = self._grants.assignments
         self.private_endpoint: PrivateEndpoint | None = None
         self.officer_assignment = self.grant_secrets_officer("deployer", deployer_object_id, principal_type=None)
+        # Between the officer assignment and the first secret write: data-plane RBAC lags behind ARM. The
+        # provider's secret create reads the secret first and fails on anything but 200/404, then writes it and
+        # fails on anything but 409 (hashicorp/terraform-provider-azurerm v4.55.0,
+        # internal/services/keyvault/key_vault_secret_resource.go:143-147 and :186-220): a ForbiddenByRbac 403 is
+        # final, so without this wait a first apply fails and only a re-run succeeds. Key Vault documents "up to
+        # 10 minutes (600 seconds)" for a role assignment to apply (learn.microsoft.com/azure/key-vault/general/
+        # rbac-guide, "Known limits and performance").
+        self.data_plane_ready = propagation_wait(
+            self, "officer_propagation", assignments=[self.officer_assignment], seconds=rbac_propagation_seconds)
 
     def add_private_endpoint(
         self,

@@ -72,6 +72,8 @@ _RULES: dict[str, _Rule] = {
                                unique=True),
     "user_assigned_identity": _Rule("id", r"[a-z0-9][a-z0-9_-]{2,127}", "3-128 letters, digits, _ and -",
                                     max_length=128),
+    "data_collection_rule": _Rule("dcr", r"[a-z0-9][a-z0-9._-]{0,62}[a-z0-9_]", "2-64 letters, digits, . _ -",
+                                  max_length=64),
     "diagnostic_setting": _Rule("diag", r"[a-z0-9][a-z0-9._-]{0,78}[a-z0-9]", "2-80 letters, digits, . _ -",
                                 max_length=80),
     "private_endpoint": _Rule("pep", r"[a-z0-9][a-z0-9._-]{0,78}[a-z0-9_]", "2-80 letters, digits, . _ -",
@@ -85,6 +87,8 @@ KINDS = tuple(sorted(_RULES))
 _PART = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _NODE_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# RFC 1035 section 2.3.1 (labels of letters, digits and hyphens, at most 63 octets), lowercase by house rule.
+DNS_LABEL_RULE = "1-63 lowercase letters, digits and -, not starting or ending with -"
 
 
 def stable_suffix(*parts: str, length: int = 4) -> str:
@@ -105,7 +109,7 @@ def resource_name(kind: str, *, workload: str, environment: str, region: str | N
     if rule is None:
         raise NamingError(f"unknown resource kind {kind!r}; allowed: {', '.join(KINDS)}")
     for label, value in (("workload", workload), ("environment", environment), ("instance", instance)):
-        if value is not None and not _PART.match(value):
+        if value is not None and not _PART.fullmatch(value):
             raise NamingError(f"{kind} name part {label} = {value!r}; allowed: lowercase letters and digits, "
                               "single hyphens between them")
     parts = [rule.abbreviation, workload, environment]
@@ -135,20 +139,24 @@ def region_code(region: str) -> str:
 
 def node_pool_name(name: str) -> str:
     """Validate an AKS node pool name: ``^[a-z][a-z0-9]{0,11}$`` (Linux pools)."""
-    if not _NODE_POOL.match(name):
+    if not _NODE_POOL.fullmatch(name):
         raise NamingError(f"node pool name {name!r}; allowed: 1-12 lowercase letters and digits, "
                           "starting with a letter")
     return name
 
 
+def is_dns_label(label: str) -> bool:
+    """True when ``label`` is one DNS label by :data:`DNS_LABEL_RULE` (cheap: settings check it early)."""
+    return isinstance(label, str) and bool(_DNS_LABEL.fullmatch(label))
+
+
 def dns_zone_name(label: str, parent: str) -> str:
     """The FQDN ``<label>.<parent>`` of an environment's public zone, checked as a valid DNS name."""
-    if not _DNS_LABEL.match(label):
-        raise NamingError(f"DNS label {label!r}; allowed: 1-63 lowercase letters, digits and -, "
-                          "not starting or ending with -")
+    if not is_dns_label(label):
+        raise NamingError(f"DNS label {label!r}; allowed: {DNS_LABEL_RULE}")
     fqdn = f"{label}.{parent}"
     labels = parent.split(".")
-    if len(fqdn) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(p) for p in labels):
+    if len(fqdn) > 253 or len(labels) < 2 or not all(_DNS_LABEL.fullmatch(p) for p in labels):
         raise NamingError(f"DNS zone {fqdn!r} is not a valid FQDN (labels of 1-63 characters, at most 253 "
                           "in all, at least a name and a top-level domain in the parent)")
     return fqdn

@@ -12,7 +12,9 @@ subnet                        size           holds
 ============================  =============  =====================================================
 
 Every subnet has default outbound access disabled (AKS egresses through its load balancer) and an NSG that
-denies traffic from the rest of the VNet unless a rule below lets it in.
+denies traffic from the rest of the VNet unless a rule below lets it in. Each NSG first allows the
+``AzureLoadBalancer`` service tag, because its own deny would otherwise shadow Azure's default rule for it (see
+``_DENY_VNET_PRIORITY``).
 """
 
 from __future__ import annotations
@@ -35,9 +37,17 @@ from building_blocks.naming import Namer
 
 POSTGRES_PORT = 5432
 HTTPS_PORT = 443
-# The lowest-priority rule we write: denies everything from the VNet the rules above did not allow. Azure's
-# own defaults (AllowAzureLoadBalancerInBound at 65001) still apply, so health probes keep working.
+# The lowest-priority rule we write: denies everything from the VNet the rules above did not allow.
 _DENY_VNET_PRIORITY = 4000
+# Azure's default AllowAzureLoadBalancerInBound sits at 65001, *after* that deny, and the VirtualNetwork tag the
+# deny matches includes the host address 168.63.129.16 that the load balancer's health probes come from
+# (learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules and
+# .../service-tags-overview: "AzureLoadBalancer ... translates to the virtual IP address of the host
+# (168.63.129.16) where the Azure health probes originate"; VirtualNetwork includes "the virtual IP address of
+# the host"). Without an explicit allow ahead of the deny, the probes to a LoadBalancer Service's health check
+# node port (externalTrafficPolicy: Local) are dropped and the ingress controller gets no traffic at all.
+# The tag carries probe traffic only, not client traffic, so allowing it opens nothing else.
+_ALLOW_LOAD_BALANCER_PRIORITY = 3900
 
 
 def subnet_layout(address_space: str) -> dict[str, str]:
@@ -98,7 +108,8 @@ def _rule(
 class Network(Construct):
     """A virtual network with the subnets of :func:`subnet_layout` and one NSG per subnet.
 
-    Inbound rules (everything else from the VNet is denied at priority 4000):
+    Inbound rules (everything else from the VNet is denied at priority 4000; on every NSG the
+    ``AzureLoadBalancer`` tag, the health probes' source, is allowed at 3900, just ahead of that deny):
 
     - ``nodes``: anything between nodes and pods (the node subnet and ``pod_cidr``, as Azure CNI overlay
       needs), and ``ingress_ports`` from the Internet (the ingress controller's public load balancer; AKS does
@@ -188,6 +199,14 @@ class Network(Construct):
             destination="*",
             description="Nothing else from the VNet",
         )
+        allow_load_balancer = _rule(
+            "allow-azure-load-balancer-inbound",
+            _ALLOW_LOAD_BALANCER_PRIORITY,
+            protocol="*",
+            source="AzureLoadBalancer",
+            destination="*",
+            description="Azure load balancer health probes (168.63.129.16), ahead of the VNet deny",
+        )
         cluster = [nodes, pod_cidr] if pod_cidr else [nodes]
         node_rules = [
             _rule(
@@ -213,7 +232,7 @@ class Network(Construct):
                 )
             )
         rules = {
-            "nodes": [*node_rules, deny_vnet],
+            "nodes": [*node_rules, allow_load_balancer, deny_vnet],
             "postgres": [
                 _rule(
                     "allow-postgres-from-nodes",
@@ -231,6 +250,7 @@ class Network(Construct):
                     destination=postgres,
                     description="Replication between primary and standby",
                 ),
+                allow_load_balancer,
                 deny_vnet,
             ],
             "endpoints": [
@@ -242,6 +262,7 @@ class Network(Construct):
                     ports=[HTTPS_PORT],
                     description="Workloads and kubelet to private endpoints",
                 ),
+                allow_load_balancer,
                 deny_vnet,
             ],
         }

@@ -1,11 +1,46 @@
-"""Role assignments a block hands out on its own resource: one per id, principal types checked in one place."""
+"""Role assignments a block hands out on its own resource: one per id, principal types checked in one place;
+and the wait for a new assignment to take effect."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktf_cdktf_provider_azurerm.role_assignment import RoleAssignment
+from cdktf_cdktf_provider_time.sleep import Sleep
 from constructs import Construct
 
 PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group")
+
+RBAC_PROPAGATION_SECONDS = 600
+"""How long a new role assignment may take to take effect: "up to 10 minutes (600 seconds) after role
+assignments is changed for role to be applied" (learn.microsoft.com/azure/key-vault/general/rbac-guide, "Known
+limits and performance"; Azure RBAC documents the same bound for Azure Resource Manager's caches,
+learn.microsoft.com/azure/role-based-access-control/troubleshooting)."""
+
+
+def propagation_wait(scope: Construct, id_: str, *, assignments: Sequence[RoleAssignment],
+                     seconds: int = RBAC_PROPAGATION_SECONDS) -> Sleep:
+    """A ``time_sleep`` of ``seconds`` (default :data:`RBAC_PROPAGATION_SECONDS`) after ``assignments`` (at least
+    one): whatever needs the roles to be in effect depends on it, not on the assignments.
+
+    Why: azurerm's role assignment create returns once Azure Resource Manager returns the assignment on five reads
+    in a row (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/authorization/
+    role_assignment_resource.go:393-408); that is replication of the assignment, not its effect on the data plane
+    or on a workload's token. A resource that uses the role at once can get 403 (Key Vault: ``ForbiddenByRbac``),
+    and the provider does not retry it. The sleep runs when it is created and again when an assignment is
+    replaced (its ``triggers`` are the assignment ids), never on later applies. The stack must configure the
+    ``time`` provider (``TimeProvider``)."""
+    if not assignments:
+        raise ValueError(f"propagation_wait {id_!r}: supply at least one role assignment, got none")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= 1800:
+        raise ValueError(f"propagation_wait {id_!r} seconds = {seconds!r}; allowed: an integer from 1 to 1800")
+    return Sleep(
+        scope,
+        id_,
+        create_duration=f"{seconds}s",
+        triggers={f"assignment_{index}": assignment.id for index, assignment in enumerate(assignments)},
+        depends_on=list(assignments),
+    )
 
 
 class RoleGrants:

@@ -34,7 +34,8 @@ class SecretSet(Construct):
         recovery command (which must name the vault without Azure). ``definitions`` (default: the catalogue
         :data:`ENVIRONMENT_SECRETS`): the secrets; names must be unique. ``rotation`` (default: every secret
         at 0): name → rotation number; a name that is not defined is an error. ``depends_on`` (default none):
-        what must exist before the vault accepts secrets (the deploying identity's role assignment)."""
+        what must exist before the vault accepts secrets (the vault's ``data_plane_ready`` wait after the
+        deploying identity's role assignment)."""
         super().__init__(scope, id_)
         if not isinstance(key_vault_name, str) or not key_vault_name or "${" in key_vault_name:
             raise ValueError(f"SecretSet: field 'key_vault_name' = {key_vault_name!r}; allowed: the vault's "

@@ -14,7 +14,7 @@ ENVIRONMENT = EnvironmentSettings(
     kubeconfig_context="onprem-lab",
     # The lab's registry mirror: the company's charts (oci://<host>/helm) and images are replicated into it.
     container_registry_login_server="registry.onprem-lab.northwind.example",
-    # The pipeline agents' egress, let through the Key Vault firewall (the pipeline writes the generated
-    # secrets' backup there); replace with your own ranges.
+    # The operators' VPN, let through the Key Vault firewall next to the deploy agent pool's egress
+    # (config/platform.toml [pipelines]; the pipeline writes the generated secrets' backup there).
     pipeline_ip_ranges=("203.0.113.0/24",),
 )

@@ -10,6 +10,6 @@ ENVIRONMENT = EnvironmentSettings(
     subscription="production",
     address_space="10.30.0.0/16",
     user_pool=NodePoolSettings(min_count=3, max_count=12),
-    # The pipeline agents' egress and the operators' VPN; replace with your own ranges.
+    # The operators' VPN; the deploy agent pool's egress comes from config/platform.toml [pipelines].
     api_server_authorized_ip_ranges=("203.0.113.0/24",),
 )

@@ -6,7 +6,7 @@ ENVIRONMENT = EnvironmentSettings(
     name="staging",
     kind="staging",
     address_space="10.20.0.0/16",
-    # The pipeline agents' egress and the operators' VPN (also let through the Key Vault firewall, which the
-    # pipeline writes generated secrets into); replace with your own ranges.
+    # The operators' VPN (also let through the Key Vault firewall). The deploy agent pool's egress is added to
+    # every allow-list from config/platform.toml [pipelines]; replace with your own ranges.
     api_server_authorized_ip_ranges=("203.0.113.0/24",),
 )

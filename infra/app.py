@@ -22,7 +22,14 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from infra.errors import ConfigError
+from infra.errors import (
+    ConfigError,
+    building_stack,
+    debug_requested,
+    describe,
+    exit_quietly,
+    interrupts_recorded,
+)
 from infra.platform_config import REPO_ROOT
 from infra.registry import Registry, load_registry
 from infra.versions import Release, load_releases
@@ -81,11 +88,14 @@ def build_app(registry: Registry, *, outdir: str | None = None,
 
     app = cdktf.App(outdir=outdir) if outdir else cdktf.App()
     if registry.bootstrap.name in selected:
-        # Every environment's state container, whichever environments are being built.
-        BootstrapStack(app, settings=registry.bootstrap, config=registry.config,
-                       environments=[e.name for e in registry.environments])
+        # Every environment's state account and container, whichever environments are being built.
+        with building_stack(registry.bootstrap.name, registry.bootstrap.source):
+            BootstrapStack(app, settings=registry.bootstrap, config=registry.config,
+                           environments={e.name: e.location for e in registry.environments})
     for settings in registry.environments:
-        if settings.name in selected:
+        if settings.name not in selected:
+            continue
+        with building_stack(settings.name, settings.source):
             EnvironmentStack(app, settings=settings, config=registry.config, release=releases[settings.name])
     return app
 
@@ -103,11 +113,10 @@ def synth(outdir: Path | None = None, stacks: Iterable[str] | str | None = None)
     if os.environ.get("CDKTF_OUTDIR"):
         build_app(registry, releases=releases, stacks=names).synth()
         return names
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{outdir.name}.", dir=outdir.parent))
+    staging = _staging_folder(outdir)  # an unwritable output folder fails here too, before the provider imports
+    previous = outdir.with_name(f"{outdir.name}.previous")
     try:
         build_app(registry, outdir=str(staging), releases=releases, stacks=names).synth()
-        previous = outdir.with_name(f"{outdir.name}.previous")
         if outdir.exists():
             shutil.rmtree(previous, ignore_errors=True)
             outdir.rename(previous)
@@ -115,22 +124,51 @@ def synth(outdir: Path | None = None, stacks: Iterable[str] | str | None = None)
         shutil.rmtree(previous, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not outdir.exists() and previous.exists():  # interrupted between the two renames: put it back
+            previous.rename(outdir)
     return names
+
+
+def _staging_folder(outdir: Path) -> Path:
+    """A new empty folder beside ``outdir`` to synthesize into; ConfigError (one line) when ``outdir`` cannot
+    be written: its parent cannot be created, is a file, or is read-only, or ``outdir`` is a file."""
+    where = f"output folder {outdir}" + (f" (from {OUTDIR_VARIABLE})" if os.environ.get(OUTDIR_VARIABLE) else "")
+    allowed = f"a folder path whose parent can be created and written (set {OUTDIR_VARIABLE} to one)"
+    if outdir.exists() and not outdir.is_dir():
+        raise ConfigError(f"{where}: is a file, not a folder; allowed: {allowed}")
+    blocker = next((p for p in outdir.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"{where}: cannot be created, {blocker} is a file; allowed: {allowed}")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{outdir.name}.", dir=outdir.parent))
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot be created in {outdir.parent}: {error.strerror or error}; allowed: "
+                          f"{allowed}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python main.py``: synthesize every environment, or those in ``$INFRA_STACKS``; bad input is one line on
-    stderr and exit code 2."""
+    stderr and exit code 2.
+
+    Errors: every failure is one line on stderr, never a traceback (``INFRA_DEBUG=1`` re-raises for one).
+    Ctrl-C: "interrupted", exit code 130, the previous output left as it was."""
     argv = sys.argv[1:] if argv is None else argv
     if argv:
         print(f"error: main.py takes no arguments, got {' '.join(argv)!r}; it synthesizes every environment, "
               f"or those named in {STACKS_VARIABLE} (use `make synth` or `make synth ENV=<env>`)", file=sys.stderr)
         return 2
-    try:
-        names = synth()
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+    with interrupts_recorded() as interrupted:
+        try:
+            names = synth()
+        except BaseException as error:
+            if interrupted() or isinstance(error, KeyboardInterrupt):
+                where = Path(os.environ.get(OUTDIR_VARIABLE) or OUTDIR)
+                exit_quietly(f"error: interrupted; {where} is as it was", 130)
+            if isinstance(error, SystemExit) or debug_requested():
+                raise
+            print(f"error: {describe(error)}", file=sys.stderr)
+            return error.exit_code if isinstance(error, ConfigError) else 1
     if not os.environ.get("CDKTF_OUTDIR"):
         where = Path(os.environ.get(OUTDIR_VARIABLE) or OUTDIR)
         print(f"synthesized {len(names)} stack{'s' * (len(names) != 1)} into {where}/stacks/: {', '.join(names)}")

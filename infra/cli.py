@@ -18,11 +18,30 @@ from infra.errors import ConfigError
 GROUPS: list[str] = ["infra.versions.cli", "infra.recovery.cli"]
 
 
+# Set on the parsed namespace by the deepest (sub)command parser that ran, so that arguments left over are
+# reported by that command ("infra versions check: unrecognized arguments: --json"), not by "infra".
+_COMMAND_PARSER = "_command_parser"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with the house rule for bad arguments: one line on stderr, exit code 2."""
 
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage first otherwise)
         self.exit(2, f"error: {self.prog}: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if not hasattr(namespace, _COMMAND_PARSER):  # sub-parsers return first: the deepest one sets it
+            setattr(namespace, _COMMAND_PARSER, self)
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command: argparse.ArgumentParser = getattr(namespace, _COMMAND_PARSER, self)
+            usage = " ".join(command.format_usage().split())
+            command.error(f"unrecognized arguments: {' '.join(extras)}; allowed: {usage.removeprefix('usage: ')}")
+        return namespace
 
 
 def _environments(_: argparse.Namespace) -> int:

@@ -9,16 +9,25 @@ the environment, the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import types
+import typing
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from building_blocks.kubernetes.integration_specs import IntegrationSpec
+from building_blocks.kubernetes.platform_options import (
+    INGRESS_SERVICE_TYPES,
+    ContainerResources,
+    IngressServiceType,
+    PlatformResources,
+)
 from building_blocks.maintenance import WEEKDAYS
-from building_blocks.naming import REGION_CODES
+from building_blocks.naming import DNS_LABEL_RULE, REGION_CODES, is_dns_label
 from building_blocks.secret_catalog import SECRET_NAMES
 from infra.errors import ConfigError
 
@@ -42,6 +51,25 @@ _REGISTRY_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _POSTGRES_SKU = re.compile(r"^(B|GP|MO)_Standard_[A-Za-z0-9_]+$")
 POSTGRES_VERSIONS: tuple[str, ...] = ("14", "15", "16", "17")
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+# Requests and memory limits of the platform charts' containers, sized for a small cluster (a few
+# Standard_D4ds_v5 nodes, tens of Ingresses and certificates). No CPU limits: CPU is compressible, and a limit
+# throttles the controllers (docs/kubernetes-layer.md, "Resources"). Per environment:
+# platform_resources=dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...)).
+DEFAULT_PLATFORM_RESOURCES = PlatformResources(
+    # Upstream requests 100m / 90Mi (values.yaml); nginx runs one worker per node CPU, so room above that.
+    ingress_controller=ContainerResources(cpu_request="100m", memory_request="128Mi", memory_limit="512Mi"),
+    # kube-webhook-certgen, seconds per install/upgrade (upstream example in values.yaml: 10m / 20Mi).
+    ingress_admission_jobs=ContainerResources(cpu_request="10m", memory_request="32Mi", memory_limit="64Mi"),
+    cert_manager_controller=ContainerResources(cpu_request="10m", memory_request="64Mi", memory_limit="256Mi"),
+    cert_manager_webhook=ContainerResources(cpu_request="10m", memory_request="32Mi", memory_limit="128Mi"),
+    # cainjector caches Secrets and webhook/CRD objects cluster-wide: the largest of the three.
+    cert_manager_cainjector=ContainerResources(cpu_request="10m", memory_request="128Mi", memory_limit="512Mi"),
+    cert_manager_startupapicheck=ContainerResources(cpu_request="10m", memory_request="32Mi",
+                                                    memory_limit="64Mi"),
+    external_dns=ContainerResources(cpu_request="10m", memory_request="64Mi", memory_limit="256Mi"),
+)
 
 # The file being loaded by infra.registry, so that settings built there name their file in error messages.
 LOADING_FILE: ContextVar[str] = ContextVar("LOADING_FILE", default="<unknown>")
@@ -51,16 +79,87 @@ def _fail(where: str, field_name: str, value: Any, allowed: str) -> ConfigError:
     return ConfigError(f"{where}: field '{field_name}' = {value!r}; allowed: {allowed}")
 
 
-def _check_type(where: str, obj: Any) -> None:
-    """Reject values whose runtime type does not match the simple annotations (str, int, bool)."""
-    simple = {"str": str, "int": int, "bool": bool}
-    for f in fields(obj):
-        expected = simple.get(str(f.type))
-        value = getattr(obj, f.name)
-        if expected is None:
+_SCALAR_NAMES = {str: "a string", int: "an integer", bool: "True or False", float: "a number"}
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The evaluated annotations of a settings dataclass (the module uses postponed annotations)."""
+    return typing.get_type_hints(cls)
+
+
+def _describe(hint: Any) -> str:
+    """``hint`` in words, for the "allowed:" part of a message."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        shown = [_describe(a) for a in args if a is not type(None)]
+        return " or ".join(shown) + (", or None" if type(None) in args else "")
+    if origin is Literal:
+        return ", ".join(str(a) for a in args)
+    if origin is tuple:
+        return f"a tuple of {_plural(args[0])}"
+    if origin is Mapping or origin is dict:
+        return f"a dict of {_plural(args[0])} to {_plural(args[1])}" if args else "a dict"
+    if hint in _SCALAR_NAMES:
+        return _SCALAR_NAMES[hint]
+    return f"a {getattr(hint, '__name__', hint)}(...)"
+
+
+def _plural(hint: Any) -> str:
+    return {str: "strings", int: "integers", bool: "booleans"}.get(hint) or f"{hint.__name__} objects"
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """True when ``value`` has the shape ``hint`` states. Checked: scalars (a bool is not an int), unions,
+    literals, ``tuple[X, ...]`` with its items, mappings with string keys (values: each field's own rule),
+    classes. Any other annotation passes (the field's own rule checks it)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if origin is tuple:
+        item = args[0] if len(args) == 2 and args[1] is Ellipsis else Any
+        return isinstance(value, tuple) and all(_matches(v, item) for v in value)
+    if origin is Mapping or origin is dict:
+        return isinstance(value, Mapping) and all(isinstance(k, str) for k in value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _one_value_hint(value: Any, hint: Any) -> str:
+    """How to write a single value where a tuple belongs (``("10.0.0.0/8")`` is a string, not a tuple), or a
+    list where a tuple belongs; empty otherwise."""
+    for option in get_args(hint) if get_origin(hint) in (typing.Union, types.UnionType) else (hint,):
+        if get_origin(option) is not tuple:
             continue
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise _fail(where, f.name, value, f"a value of type {expected.__name__}")
+        if _matches((value,), option):
+            shown = repr(value) if len(repr(value)) <= 60 else "..."
+            return f" (one value needs the trailing comma: ({shown},))"
+        if isinstance(value, list) and _matches(tuple(value), option):
+            return " (round brackets ( ), not a list [ ])"
+    return ""
+
+
+def _check_type(where: str, obj: Any) -> None:
+    """Reject a value whose shape does not match its field's annotation: a string or a list where a tuple
+    belongs, a list where a dict belongs, a string where an integer or a bool belongs. The message names the
+    field, the value received and the shape allowed. New fields are covered by their annotation alone."""
+    hints = _hints(type(obj))
+    for f in fields(obj):
+        hint = hints.get(f.name, Any)
+        value = getattr(obj, f.name)
+        if not _matches(value, hint):
+            raise _fail(where, f.name, value, _describe(hint) + _one_value_hint(value, hint))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +179,7 @@ class NodePoolSettings:
 
     def validate(self, where: str) -> None:
         _check_type(where, self)
-        if not _VM_SIZE.match(self.vm_size):
+        if not _VM_SIZE.fullmatch(self.vm_size):
             raise _fail(where, "vm_size", self.vm_size, "an Azure VM size such as 'Standard_D4ds_v5'")
         if self.min_count < 1:
             raise _fail(where, "min_count", self.min_count, "an integer ≥ 1")
@@ -128,15 +227,15 @@ class EnvironmentSettings:
     availability_zones: tuple[str, ...] | None = None
     """Zones for node pools. Default: ("1", "2", "3") for production-like kinds, else none."""
     api_server_authorized_ip_ranges: tuple[str, ...] = ()
-    """CIDRs allowed to reach the public API server (the pipeline agents' egress, operators). Production-like
-    kinds must set this or ``private_cluster``."""
+    """CIDRs allowed to reach the public API server besides the deploy agent pool's egress (which the stack
+    adds from config/platform.toml [pipelines]): operators' ranges. Production-like kinds must set this or
+    ``private_cluster``."""
     private_cluster: bool = False
     """API server on a private endpoint only (needs self-hosted agents in the network)."""
     pipeline_ip_ranges: tuple[str, ...] | None = None
-    """Public IPv4 egress (addresses or CIDRs) of the pipeline agents and operators, let through the Key Vault
-    and container registry firewalls. Default: the IPv4 entries of ``api_server_authorized_ip_ranges``. Empty:
-    only the cluster's node subnet and trusted Azure services get in (pipelines then need self-hosted agents
-    inside the network)."""
+    """Public IPv4 egress (addresses or CIDRs) of operators, let through the Key Vault and container registry
+    firewalls next to the deploy agent pool's egress (which the stack adds from config/platform.toml
+    [pipelines]). Default: the IPv4 entries of ``api_server_authorized_ip_ranges``."""
     pod_cidr: str = "192.168.0.0/16"
     """AKS overlay pod range (not routable in the VNet, may repeat across clusters; must not overlap
     ``address_space`` or ``service_cidr``)."""
@@ -193,6 +292,17 @@ class EnvironmentSettings:
     """The cert-manager ClusterIssuer that signs the services' and integrations' Ingress certificates, when the
     environment's release runs the ``cluster-issuers`` component: ``letsencrypt`` (browser-trusted) or
     ``letsencrypt-staging`` (untrusted test certificates with generous rate limits, for trying out issuance)."""
+    platform_resources: PlatformResources = DEFAULT_PLATFORM_RESOURCES
+    """Requests and memory limits of every platform container (ingress-nginx controller and admission Jobs,
+    cert-manager controller, webhook, cainjector and startupapicheck, external-dns). Default:
+    :data:`DEFAULT_PLATFORM_RESOURCES` (sized for a small cluster); override single containers with
+    ``dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...))``."""
+    ingress_service_type: IngressServiceType | None = None
+    """How the ingress controller's Service is exposed: ``LoadBalancer`` or ``NodePort``. Default:
+    ``LoadBalancer`` on AKS (the Azure load balancer; the only value allowed there, the nodes have no public
+    address); ``NodePort`` for kind external — an existing cluster need not have a load-balancer
+    implementation, and a LoadBalancer Service without one never becomes ready (the release would roll back).
+    Set ``LoadBalancer`` for an external cluster that has one (e.g. MetalLB)."""
     integrations: tuple[IntegrationSpec, ...] = ()
     """Customer-specific integration services, each a typed spec from
     :mod:`building_blocks.kubernetes.integration_specs` (e.g. ``SsoBridge(...)``). Default: none. Their chart
@@ -207,7 +317,7 @@ class EnvironmentSettings:
     def __post_init__(self) -> None:
         where = f"environment {self.name!r} ({self.source})"
         _check_type(where, self)
-        if not _NAME.match(self.name) or len(self.name) > NAME_MAX_LENGTH:
+        if not _NAME.fullmatch(self.name) or len(self.name) > NAME_MAX_LENGTH:
             raise _fail(where, "name", self.name, f"1-{NAME_MAX_LENGTH} lowercase letters, digits and single "
                         "hyphens, starting with a letter")
         if self.name == "bootstrap":
@@ -215,7 +325,7 @@ class EnvironmentSettings:
         if self.kind not in ENVIRONMENT_KINDS:
             raise _fail(where, "kind", self.kind, ", ".join(ENVIRONMENT_KINDS))
         short = self.short_name if self.short_name is not None else self.name.replace("-", "")
-        if not _SHORT_NAME.match(short):
+        if not _SHORT_NAME.fullmatch(short):
             raise _fail(where, "short_name", short, "2-8 lowercase letters and digits, starting with a letter "
                         "(set short_name when the name without hyphens is longer)")
         object.__setattr__(self, "short_name", short)
@@ -223,6 +333,8 @@ class EnvironmentSettings:
             raise _fail(where, "location", self.location, ", ".join(REGION_CODES))
         self._validate_network(where)
         dns_label = self.dns_label if self.dns_label is not None else self.name
+        if not is_dns_label(dns_label):
+            raise _fail(where, "dns_label", dns_label, f"one DNS label: {DNS_LABEL_RULE} (default: the name)")
         object.__setattr__(self, "dns_label", dns_label)
         for pool_field in ("system_pool", "user_pool"):
             pool = getattr(self, pool_field)
@@ -238,8 +350,8 @@ class EnvironmentSettings:
         object.__setattr__(self, "aks_sku_tier", tier)
         zones = self.availability_zones if self.availability_zones is not None else (
             ("1", "2", "3") if production_like else ())
-        if not isinstance(zones, tuple) or not all(z in ("1", "2", "3") for z in zones):
-            raise _fail(where, "availability_zones", zones, "a tuple of '1', '2', '3'")
+        if not all(z in ("1", "2", "3") for z in zones) or len(set(zones)) < len(zones):
+            raise _fail(where, "availability_zones", zones, "a tuple of distinct zones among '1', '2', '3'")
         object.__setattr__(self, "availability_zones", zones)
         for cidr in self.api_server_authorized_ip_ranges:
             try:
@@ -264,7 +376,7 @@ class EnvironmentSettings:
             raise _fail(where, "kubeconfig_context", self.kubeconfig_context, "None unless kind is external")
         self._validate_kubernetes_layer(where)
         for key, value in self.extra_tags.items():
-            if not (isinstance(key, str) and _TAG_KEY.match(key)) or not isinstance(value, str) or len(value) > 256:
+            if not (isinstance(key, str) and _TAG_KEY.fullmatch(key)) or not isinstance(value, str) or len(value) > 256:
                 raise _fail(where, "extra_tags", {key: value}, "string keys (letter first, ≤ 128) and string "
                             "values (≤ 256)")
         for secret, number in self.secret_rotation.items():
@@ -275,11 +387,23 @@ class EnvironmentSettings:
                 raise _fail(where, f"secret_rotation[{secret!r}]", number, "a non-negative integer")
 
     def _validate_kubernetes_layer(self, where: str) -> None:
-        """Inputs of the Kubernetes layer: the chart/image registry, the TLS issuer and the integration specs."""
+        """Inputs of the Kubernetes layer: the chart/image registry, the TLS issuer, the platform charts'
+        resources and ingress Service type, and the integration specs."""
         if self.tls_issuer not in TLS_ISSUERS:
             raise _fail(where, "tls_issuer", self.tls_issuer, ", ".join(TLS_ISSUERS))
+        if not isinstance(self.platform_resources, PlatformResources):
+            raise _fail(where, "platform_resources", self.platform_resources, "a PlatformResources(...), e.g. "
+                        "dataclasses.replace(DEFAULT_PLATFORM_RESOURCES, ingress_controller=ContainerResources(...))")
+        service_type = self.ingress_service_type if self.ingress_service_type is not None else (
+            "LoadBalancer" if self.has_azure_cluster else "NodePort")
+        if service_type not in INGRESS_SERVICE_TYPES:
+            raise _fail(where, "ingress_service_type", service_type, ", ".join(INGRESS_SERVICE_TYPES))
+        if self.has_azure_cluster and service_type != "LoadBalancer":
+            raise _fail(where, "ingress_service_type", service_type, f"LoadBalancer for kind {self.kind} (AKS: the "
+                        "Azure load balancer is the way in; the nodes have no public address)")
+        object.__setattr__(self, "ingress_service_type", service_type)
         registry = self.container_registry_login_server
-        if registry is not None and (not isinstance(registry, str) or not _REGISTRY_HOST.match(registry)):
+        if registry is not None and (not isinstance(registry, str) or not _REGISTRY_HOST.fullmatch(registry)):
             raise _fail(where, "container_registry_login_server", registry, "a registry host such as "
                         "'registry.lab.example' or 'registry.lab.example:5000' (no scheme, no path)")
         if self.kind == "external" and registry is None and (self.deploy_product or self.integrations):
@@ -318,12 +442,22 @@ class EnvironmentSettings:
             r for r in authorized if ipaddress.ip_network(r, strict=False).version == 4)
         if not isinstance(ranges, tuple):
             raise _fail(where, "pipeline_ip_ranges", ranges, "a tuple of IPv4 addresses or CIDRs")
+        # Named in messages: the field the user wrote (the ranges default to the API server's IPv4 ones).
+        written = "pipeline_ip_ranges" if self.pipeline_ip_ranges is not None else "api_server_authorized_ip_ranges"
+        seen: dict[ipaddress.IPv4Network, str] = {}
         for cidr in ranges:
             try:
-                ipaddress.IPv4Network(cidr)
+                network = ipaddress.IPv4Network(cidr)
             except ValueError:
-                raise _fail(where, "pipeline_ip_ranges", cidr, "IPv4 addresses or CIDRs with no host bits "
-                            "set") from None
+                raise _fail(where, written, cidr, "IPv4 addresses or CIDRs with no host bits set") from None
+            # Key Vault network rules take single addresses or prefixes up to /30, not /31 (see
+            # building_blocks/key_vault.py, which refuses it too, but only at construct time).
+            if network.prefixlen == 31:
+                raise _fail(where, written, cidr, "a prefix up to /30, or a single address (Key Vault, which "
+                            "lets these ranges through its firewall, rejects /31)")
+            if network in seen:
+                raise _fail(where, written, cidr, f"each range once ({seen[network]!r} is the same range)")
+            seen[network] = cidr
         object.__setattr__(self, "pipeline_ip_ranges", ranges)
         cluster_ranges: dict[str, ipaddress.IPv4Network] = {}
         for name in ("pod_cidr", "service_cidr"):
@@ -344,7 +478,7 @@ class EnvironmentSettings:
                     allowed = f"a range that does not overlap address_space {self.address_space!r}"
                     raise _fail(where, name, getattr(self, name), allowed)
         for object_id in self.cluster_admin_group_object_ids:
-            if not _GUID.match(str(object_id)):
+            if not _GUID.fullmatch(str(object_id)):
                 raise _fail(where, "cluster_admin_group_object_ids", object_id, "Entra ID object ids (GUIDs)")
         if self.aks_upgrade_channel not in ("patch", "stable", "rapid"):
             raise _fail(where, "aks_upgrade_channel", self.aks_upgrade_channel, "patch, stable, rapid")
@@ -371,7 +505,7 @@ class EnvironmentSettings:
     def _derive_postgres(self, where: str, production_like: bool) -> None:
         sku = self.postgres_sku if self.postgres_sku is not None else (
             "GP_Standard_D2ds_v5" if production_like else "B_Standard_B2s")
-        if not isinstance(sku, str) or not _POSTGRES_SKU.match(sku):
+        if not isinstance(sku, str) or not _POSTGRES_SKU.fullmatch(sku):
             raise _fail(where, "postgres_sku", sku, "a flexible server SKU such as 'B_Standard_B2s', "
                         "'GP_Standard_D2ds_v5' or 'MO_Standard_E4ds_v5'")
         object.__setattr__(self, "postgres_sku", sku)
@@ -422,9 +556,9 @@ class BootstrapSettings:
     replication_type: Literal["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"] = "RAGZRS"
     """State storage redundancy. Default: geo-zone-redundant with read access, state survives a region loss."""
     allowed_ip_ranges: tuple[str, ...] = ()
-    """Public IPs allowed through the storage firewall in addition to trusted Azure services: the pipeline
-    agents' and operators' egress (every pipeline reads and writes its state through it). Empty: the account's
-    firewall denies everything but Azure services and private access."""
+    """Public IPs allowed through the storage firewall besides trusted Azure services and the deploy agent
+    pool (whose egress and subnets the stack adds from config/platform.toml [pipelines]): operators'
+    egress."""
     log_retention_days: int = 90
     """How long the state account's blob access log (every read, write and delete of a state blob) is kept in
     the bootstrap's Log Analytics workspace (30-730 days)."""
@@ -443,10 +577,24 @@ class BootstrapSettings:
             raise _fail(where, "replication_type", self.replication_type, ", ".join(allowed))
         if not 30 <= self.log_retention_days <= 730:
             raise _fail(where, "log_retention_days", self.log_retention_days, "30 to 730")
+        seen: set[ipaddress.IPv4Network] = set()
         for cidr in self.allowed_ip_ranges:
             try:
-                ipaddress.IPv4Network(cidr)
+                network = ipaddress.IPv4Network(cidr)
             except ValueError:
                 raise _fail(where, "allowed_ip_ranges", cidr, "public IPv4 addresses or CIDRs") from None
+            # The storage account firewall (azurerm v4.55.0 website/docs/r/storage_account.html.markdown,
+            # network_rules.ip_rules): "/31 CIDRs, /32 CIDRs, and Private IP address ranges (as defined in RFC
+            # 1918), are not allowed" -- Azure refuses them only at apply time.
+            if "/" in cidr and network.prefixlen > 30:
+                raise _fail(where, "allowed_ip_ranges", cidr, "a prefix up to /30, or a single address "
+                            f"written without one ({str(network.network_address)!r}); the storage firewall "
+                            "rejects /31 and /32")
+            if any(network.subnet_of(private) for private in _RFC1918):
+                raise _fail(where, "allowed_ip_ranges", cidr, "public addresses (the storage firewall rejects "
+                            "RFC 1918 ranges; private access goes through private endpoints)")
+            if network in seen:
+                raise _fail(where, "allowed_ip_ranges", cidr, "each range once")
+            seen.add(network)
 
 

@@ -15,8 +15,10 @@ map, and typed parameters (``string``, ``boolean``, ``number``, ``object``, ``st
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +29,27 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The Azure Pipelines schema: INFRA_PIPELINE_SCHEMA (the build stage fetches it at a pinned commit,
+# pipelines/templates/steps/fetch-pipeline-schema.yml), else the shared copy beside the repository.
+SCHEMA_VARIABLE = "INFRA_PIPELINE_SCHEMA"
 SCHEMA_PATH = REPO_ROOT.parent / "shared/schemas/azure-pipelines.schema.json"
+
+
+def schema_path() -> Path:
+    return Path(os.environ.get(SCHEMA_VARIABLE) or SCHEMA_PATH)
+
+
+def missing_schema() -> tuple[str, str] | None:
+    """None when the schema is there; else ('fail' in a pipeline - TF_BUILD set - or 'skip', the reason).
+    On an agent nothing skips silently: a missing schema fails the schema tests."""
+    path = schema_path()
+    if path.is_file():
+        return None
+    reason = (f"the Azure Pipelines schema is absent: {path} (set {SCHEMA_VARIABLE}, or put shared/schemas "
+              "beside the repository)")
+    if os.environ.get("TF_BUILD"):
+        return "fail", reason + "; in a pipeline the build stage fetches it (steps/fetch-pipeline-schema.yml)"
+    return "skip", reason
 
 # The pipelines of this repository (root files Azure DevOps runs) and the folder of shared templates.
 ROOT_PIPELINES = ("azure-pipelines.yml", "pipelines/release.yml", "pipelines/drift.yml")
@@ -49,9 +71,17 @@ class ExpansionError(Exception):
     """The pipeline cannot be expanded: a bad reference, parameter, expression, or unsupported construct."""
 
 
-def load_yaml(path: Path) -> Any:
+@cache
+def _parsed(path: Path, mtime: float) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=loader)  # a safe loader (C or pure Python)
+
+
+def load_yaml(path: Path) -> Any:
+    """The parsed file (parsed once per content; each caller gets its own copy)."""
+    path = Path(path).resolve()
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime))
 
 
 def rel(path: Path) -> str:
@@ -179,7 +209,7 @@ class _Parser:
 
     def member(self, value: Any, key: Any) -> Any:
         if isinstance(value, dict):
-            if key not in value:
+            if key not in value and not hasattr(type(value), "__missing__"):
                 raise ExpansionError(f"{key!r} is not defined (expression {self.text.strip()!r})")
             return value[key]
         if isinstance(value, list) and isinstance(key, int):
@@ -211,7 +241,8 @@ class _Parser:
                 if (token := self.peek()) and token[1] == ",":
                     self.take(",")
             self.take(")")
-            function = next((f for name, f in FUNCTIONS.items() if name.lower() == lowered), None)
+            functions = {**FUNCTIONS, **self.context.get("__functions__", {})}
+            function = next((f for name, f in functions.items() if name.lower() == lowered), None)
             if function is None:
                 raise ExpansionError(f"function {text}() is not supported by the expansion model")
             return function(*args)
@@ -449,16 +480,23 @@ class Expander:
 
     def sequence(self, value: list[Any], context: dict[str, Any], path: Path) -> list[Any]:
         out: list[Any] = []
+        pending: list[tuple[str, Any]] = []  # consecutive directive items: one if/elseif/else chain may span them
+
+        def flush() -> None:
+            for entry in self._directive_bodies(pending, context, path):
+                body = self.node(entry[1], entry[2], path)
+                out.extend(body if isinstance(body, list) else [body])
+            pending.clear()
+
         for item in value:
             if (
                 isinstance(item, dict)
                 and item
                 and all(isinstance(k, str) and DIRECTIVE.match(k.strip()) for k in item)
             ):
-                for entry in self._directive_bodies(list(item.items()), context, path):
-                    body = self.node(entry[1], entry[2], path)
-                    out.extend(body if isinstance(body, list) else [body])
+                pending.extend(item.items())
                 continue
+            flush()
             if isinstance(item, str) and WHOLE_EXPR.match(item):
                 spliced = self.node(item, context, path)
                 if isinstance(spliced, list):
@@ -483,6 +521,7 @@ class Expander:
                 out.extend(body[lists[0]] or [])
                 continue
             out.append(self.node(item, context, path))
+        flush()
         return out
 
 
@@ -618,11 +657,13 @@ def apply_problems(pipeline: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{name} applies without an Azure DevOps environment")
         if stage is not None and stage.get("lockBehavior") != "sequential":
             problems.append(f"{name}: its stage must set lockBehavior: sequential")
-        downloads = [s for s in steps if s.get("task") == "DownloadPipelineArtifact@2"]
-        if len(downloads) < 2:
+        synth = [s for s in steps if s.get("task") == "DownloadPipelineArtifact@2"
+                 and (s.get("inputs") or {}).get("artifactName") == "cdktf-out"]
+        plans = [s for s in steps if (s.get("env") or {}).get("PLAN_ACTION") == "download"]
+        if not synth or not plans:
             problems.append(
                 f"{name} must download both the synthesized stacks and the plan"
-                f" (found {len(downloads)} downloads)"
+                f" (found {len(synth)} stack and {len(plans)} plan downloads)"
             )
         for step in steps:
             if SYNTH_COMMANDS.search(step_script(step)):
@@ -656,26 +697,52 @@ def targeted_environments(pipeline: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
+def connection_step(before: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last steps/service-connection.yml step (AzureCLI@2 named ``connection``) among ``before``."""
+    found = [s for s in before if s.get("task") == "AzureCLI@2" and s.get("name") == "connection"]
+    return found[-1] if found else None
+
+
+# What the Terraform step must hand Terraform (azurerm provider and backend: OIDC of the ADO service
+# connection) and kubelogin (Azure/kubelogin v0.2.19 --login azurepipelines: pkg/internal/env/variables.go,
+# pkg/internal/token/options.go UpdateFromEnv, azurepipelinescredential.go).
+TERRAFORM_IDENTITY_ENV = {
+    "ARM_USE_OIDC": "true",
+    "ARM_USE_CLI": "false",
+    "ARM_CLIENT_ID": "$(connection.clientId)",
+    "ARM_TENANT_ID": "$(connection.tenantId)",
+    "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID": "$(connection.serviceConnectionId)",
+    "ARM_OIDC_REQUEST_TOKEN": "$(System.AccessToken)",
+    "ARM_OIDC_REQUEST_URL": "$(System.OidcRequestUri)",
+}
+KUBELOGIN_PIPELINE_ENV = {
+    "TF_VAR_kubelogin_login_mode": "azurepipelines",
+    "SYSTEM_ACCESSTOKEN": "$(System.AccessToken)",
+    "SYSTEM_OIDCREQUESTURI": "$(System.OidcRequestUri)",
+    "AZURESUBSCRIPTION_CLIENT_ID": "$(connection.clientId)",
+    "AZURESUBSCRIPTION_TENANT_ID": "$(connection.tenantId)",
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "$(connection.serviceConnectionId)",
+}
+
+
 def identity_problems(pipeline: dict[str, Any], where: str) -> list[str]:
-    """Terraform runs through the environment's own service connection with OIDC; no secret is set
-    anywhere."""
+    """Terraform runs with the environment's own service connection (resolved by a step before it, as
+    azure-platform-<env>) through OIDC, never the CLI; no secret is set anywhere."""
     problems = []
-    for _job, step in terraform_steps(pipeline):
-        env = step.get("env") or {}
-        environment = env.get("TF_ENVIRONMENT")
-        inputs = step.get("inputs") or {}
-        if step.get("task") != "AzureCLI@2":
-            problems.append(f"{where}: terraform step {step.get('displayName')!r} must run in AzureCLI@2")
-            continue
-        if inputs.get("azureSubscription") != f"azure-platform-{environment}":
+    for environment, action, before, step in terraform_jobs(pipeline):
+        name = f"{where}: {action} {environment}"
+        connection = connection_step(before)
+        if connection is None:
+            problems.append(f"{name} runs Terraform without resolving its service connection first")
+        elif (connection.get("inputs") or {}).get("azureSubscription") != f"azure-platform-{environment}":
             problems.append(
-                f"{where}: {environment} must use service connection azure-platform-{environment}, "
-                f"got {inputs.get('azureSubscription')!r}"
+                f"{name} must use service connection azure-platform-{environment}, "
+                f"got {(connection.get('inputs') or {}).get('azureSubscription')!r}"
             )
-        script = step_script(step)
-        for needle in ("ARM_USE_OIDC=true", "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "ARM_USE_CLI=false"):
-            if needle not in script:
-                problems.append(f"{where}: terraform step for {environment} lacks {needle}")
+        env = step.get("env") or {}
+        for key, value in TERRAFORM_IDENTITY_ENV.items():
+            if str(env.get(key)) != value:
+                problems.append(f"{name}: the Terraform step's env {key} must be {value!r}, got {env.get(key)!r}")
     for name, value in _all_env(pipeline):
         if re.search(r"SECRET|PASSWORD|ACCESS_KEY|SAS_TOKEN", name) and value not in (None, ""):
             problems.append(
@@ -698,7 +765,7 @@ def _all_env(value: Any) -> Iterator[tuple[str, Any]]:
 # --------------------------------------------------------------------------------------------- schema
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return json.loads(schema_path().read_text(encoding="utf-8"))
 
 
 @cache
@@ -737,17 +804,53 @@ def _leaves(error) -> list:
     return [leaf for child in error.context for leaf in _leaves(child)]
 
 
-def schema_problems(document: Any, where: str, definition: str | None = None) -> list[str]:
-    """Schema errors of a pipeline (``definition=None``) or of a template body (e.g. 'stepsTemplate').
-    For an anyOf/oneOf failure the deepest alternatives' messages are reported (they say what is wrong)."""
+@cache
+def _schema_messages(text: str, definition: str | None) -> tuple[str, ...]:
     validator = _validator(definition)
     problems = []
-    for error in validator.iter_errors(as_yaml_text(document)):
+    for error in validator.iter_errors(json.loads(text)):
         leaves = _leaves(error)
         depth = max(len(leaf.absolute_path) for leaf in leaves)
         for leaf in [leaf for leaf in leaves if len(leaf.absolute_path) == depth][:3]:
             location = "/".join(str(p) for p in leaf.absolute_path) or "<root>"
-            problems.append(f"{where}: at {location}: {leaf.message[:300]}")
+            problems.append(f"at {location}: {leaf.message[:300]}")
+    return tuple(sorted(set(problems)))
+
+
+_PLACEHOLDER_STEP = {"script": "true"}
+
+
+def _split_steps(value: Any, steps: list[Any]) -> Any:
+    """A copy of ``value`` with every ``steps:`` list replaced by one placeholder step; the steps go to
+    ``steps``."""
+    if isinstance(value, dict):
+        out = {}
+        for key, child in value.items():
+            if key == "steps" and isinstance(child, list):
+                steps.extend(child)
+                out[key] = [_PLACEHOLDER_STEP] if child else []
+            else:
+                out[key] = _split_steps(child, steps)
+        return out
+    if isinstance(value, list):
+        return [_split_steps(child, steps) for child in value]
+    return value
+
+
+def schema_problems(document: Any, where: str, definition: str | None = None) -> list[str]:
+    """Schema errors of a pipeline (``definition=None``) or of a template body (e.g. 'stepsTemplate').
+    For an anyOf/oneOf failure the deepest alternatives' messages are reported (they say what is wrong).
+    The document is checked as its skeleton (every steps list cut to a placeholder) plus each step on its own
+    against the schema's steps definition - the same rules, but a step that appears in many runtime
+    combinations is validated once (the schema's task alternatives make step validation the slow part)."""
+    steps: list[Any] = []
+    skeleton = _split_steps(document, steps)
+    problems = [f"{where}: {m}" for m in _schema_messages(json.dumps(as_yaml_text(skeleton), sort_keys=True),
+                                                             definition)]
+    for step in steps:
+        text = json.dumps(as_yaml_text({"steps": [step]}), sort_keys=True)
+        label = step.get("displayName") or step.get("name") if isinstance(step, dict) else None
+        problems += [f"{where}: step {label!r}: {m}" for m in _schema_messages(text, "stepsTemplate")]
     return sorted(set(problems))
 
 
@@ -827,31 +930,50 @@ def terraform_jobs(
                 break
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def installer(before: list[dict[str, Any]], version_variable: str) -> dict[str, Any] | None:
+    """The last step among ``before`` that installs a tool pinned by ``<version_variable>`` and
+    ``<..._SHA256>`` in its env (steps/install-*.yml)."""
+    found = [s for s in before if version_variable in (s.get("env") or {})]
+    return found[-1] if found else None
+
+
 def kubelogin_problems(pipeline: dict[str, Any], where: str) -> list[str]:
-    """Every job that runs Terraform installs an exactly pinned kubelogin (KubeloginInstaller@0) before it."""
+    """Every job that runs Terraform first installs kubelogin at an exact release whose zip's SHA-256 is
+    pinned and verified (no installer task: KubeloginInstaller@0 checks no checksum), and runs kubelogin in
+    its Azure Pipelines mode with everything that mode reads."""
     problems = []
-    for environment, action, before, _step in terraform_jobs(pipeline):
-        installers = [s for s in before if str(s.get("task", "")).lower() == "kubelogininstaller@0"]
-        if not installers:
-            problems.append(
-                f"{where}: {action} {environment} runs Terraform without installing kubelogin first"
-            )
+    for environment, action, before, step in terraform_jobs(pipeline):
+        name = f"{where}: {action} {environment}"
+        if any(str(s.get("task", "")).lower().startswith("kubelogininstaller") for s in before):
+            problems.append(f"{name} installs kubelogin with KubeloginInstaller (no checksum)")
+        install = installer(before, "KUBELOGIN_VERSION")
+        if install is None:
+            problems.append(f"{name} runs Terraform without installing kubelogin first")
             continue
-        version = str((installers[-1].get("inputs") or {}).get("kubeloginVersion", "latest"))
-        if not EXACT_RELEASE.match(version):
-            problems.append(
-                f"{where}: {action} {environment} installs kubelogin {version!r}; "
-                "pin an exact release (v0.2.19)"
-            )
+        env = install.get("env") or {}
+        if not EXACT_RELEASE.match(str(env.get("KUBELOGIN_VERSION"))):
+            problems.append(f"{name} installs kubelogin {env.get('KUBELOGIN_VERSION')!r}; pin an exact release")
+        if not SHA256.match(str(env.get("KUBELOGIN_SHA256"))):
+            problems.append(f"{name} installs kubelogin without a pinned SHA-256")
+        if '"$actual" != "$KUBELOGIN_SHA256"' not in step_script(install):
+            problems.append(f"{name}: the kubelogin installer does not compare the zip's SHA-256")
+        terraform_env = step.get("env") or {}
+        for key, value in KUBELOGIN_PIPELINE_ENV.items():
+            if str(terraform_env.get(key)) != value:
+                problems.append(f"{name}: kubelogin needs env {key} = {value!r}, got {terraform_env.get(key)!r}")
     return problems
 
 
 def kubeconfig_problems(pipeline: dict[str, Any], where: str, variables: dict[str, str]) -> list[str]:
     """For every environment in ``variables`` (environment -> name of the stack's kubeconfig variable), each
-    job that runs Terraform first downloads secure file kubeconfig-<environment>, makes it private and exports
-    TF_VAR_<variable> pointing at it."""
+    job that runs Terraform first downloads secure file kubeconfig-<environment> and makes it private, and the
+    Terraform step's own ``env:`` maps TF_VAR_<variable> to it (``env:`` keeps the name's case;
+    ``##vso[task.setvariable]`` would upper-case it)."""
     problems = []
-    for environment, action, before, _step in terraform_jobs(pipeline):
+    for environment, action, before, step in terraform_jobs(pipeline):
         if environment not in variables:
             continue
         name = f"{where}: {action} {environment}"
@@ -865,12 +987,41 @@ def kubeconfig_problems(pipeline: dict[str, Any], where: str, variables: dict[st
             problems.append(f"{name} does not download secure file kubeconfig-{environment}")
             continue
         path = f"$({downloads[-1].get('name')}.secureFilePath)"
-        scripts = "\n".join(step_script(s) for s in before[before.index(downloads[-1]) :])
-        if f'chmod 600 "{path}"' not in scripts:
+        after = before[before.index(downloads[-1]) :]
+        if not any('chmod 600 "$KUBECONFIG_FILE"' in step_script(s) and (s.get("env") or {}).get(
+                "KUBECONFIG_FILE") == path for s in after):
             problems.append(f"{name} does not chmod 600 the kubeconfig")
-        export = f"##vso[task.setvariable variable=TF_VAR_{variables[environment]}]{path}"
-        if export not in scripts:
-            problems.append(f"{name} does not export TF_VAR_{variables[environment]} = the kubeconfig")
+        variable = f"TF_VAR_{variables[environment]}"
+        if (step.get("env") or {}).get(variable) != path:
+            problems.append(f"{name}: the Terraform step's env does not map {variable} to the kubeconfig")
+    return problems
+
+
+SETVARIABLE = re.compile(r"##vso\[task\.setvariable ([^\]]*)\]")
+
+
+def setvariable_problems(pipeline: dict[str, Any], where: str) -> list[str]:
+    """No step sets a case-sensitive variable through ``##vso[task.setvariable]`` without ``preservecase``:
+    the agent upper-cases the names of the environment variables it makes from pipeline variables
+    (azure-pipelines-agent VarUtil.ConvertToEnvVariableFormat, preserveCase false unless the command says
+    preservecase=true: TaskCommandExtension.cs), and Terraform matches TF_VAR_ names case-sensitively.
+    Output variables (isOutput=true) are read as $(step.name) macros, not environment variables."""
+    problems = []
+    for _stage, job in walk_jobs(pipeline):
+        for step in job_steps(job):
+            for match in SETVARIABLE.finditer(step_script(step)):
+                props = dict(
+                    part.split("=", 1) for part in match.group(1).split(";") if "=" in part
+                )
+                name = props.get("variable", "")
+                if props.get("isOutput", "").lower() == "true":
+                    continue
+                case_sensitive = name.startswith("TF_VAR_") or name != name.upper()
+                if case_sensitive and props.get("preservecase", "").lower() != "true":
+                    problems.append(
+                        f"{where}: step {step.get('displayName')!r} sets {name} through setvariable, which "
+                        "upper-cases it; pass it through the step's env: instead"
+                    )
     return problems
 
 
@@ -950,3 +1101,96 @@ SERVICE_CONSUMER = {
         },
     },
 }
+
+
+# --------------------------------------------------------------------------------------------- runtime
+def condition_holds(
+    condition: str | None,
+    variables: dict[str, str],
+    dependencies: dict[str, Any] | None = None,
+    status: str = "Succeeded",
+) -> bool:
+    """A runtime ``condition:`` evaluated as Azure DevOps would, for the given variables (``Build.Reason``,
+    ``Build.SourceBranch``, step output variables as ``step.name``), stage/job ``dependencies``
+    (``{'plan_dev': {'result': 'Succeeded', 'outputs': {...}}}``) and the status of what ran before. No condition
+    means ``succeeded()``."""
+    functions = {
+        "succeeded": lambda *names: status == "Succeeded" if not names else all(
+            (dependencies or {}).get(n, {}).get("result") == "Succeeded" for n in names),
+        "succeededOrFailed": lambda *_: status in ("Succeeded", "Failed"),
+        "always": lambda *_: True,
+        "failed": lambda *_: status == "Failed",
+        "canceled": lambda *_: status == "Canceled",
+    }
+    text = " ".join(str(condition or "succeeded()").split())
+    context = {"variables": variables, "dependencies": dependencies or {}, "__functions__": functions}
+    return _truthy(evaluate(text, context))
+
+
+def reachable_steps(
+    pipeline: dict[str, Any], variables: dict[str, str]
+) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]]:
+    """(stage, job, step) of every step whose stage, job and own condition hold for ``variables`` when
+    everything before succeeded. Stage conditions that read other stages' outputs are taken as true for
+    those parts (``dependencies`` resolve to 'true' outputs), so only variables decide."""
+    class _Anything(dict):
+        def __missing__(self, key: str) -> Any:
+            return _Anything(result="Succeeded", outputs=_True())
+
+    class _True(dict):
+        def __missing__(self, key: str) -> str:
+            return "true"
+
+    deps = _Anything()
+    for stage, job in walk_jobs(pipeline):
+        if stage is not None and not condition_holds(stage.get("condition"), variables, deps):
+            continue
+        if not condition_holds(job.get("condition"), variables, deps):
+            continue
+        for step in job_steps(job):
+            if condition_holds(step.get("condition"), variables, deps):
+                yield stage, job, step
+
+
+# Agent-controlled macros a script may use directly (paths and ids the agent sets); everything else reaches a
+# script through env: (a branch name, a requester's name, a commit message are chosen by whoever pushes).
+SAFE_SCRIPT_MACROS = frozenset({
+    "Agent.TempDirectory", "System.DefaultWorkingDirectory", "Pipeline.Workspace", "Build.ArtifactStagingDirectory",
+    "Build.SourcesDirectory",
+})
+ANY_MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
+
+
+def script_macro_problems(pipeline: dict[str, Any], where: str) -> list[str]:
+    """Macros other than :data:`SAFE_SCRIPT_MACROS` pasted into a script's source."""
+    problems = []
+    for _stage, job in walk_jobs(pipeline):
+        for step in job_steps(job):
+            for macro in sorted(set(ANY_MACRO.findall(step_script(step))) - SAFE_SCRIPT_MACROS):
+                problems.append(
+                    f"{where}: step {step.get('displayName')!r} pastes $({macro}) into its script; pass it "
+                    "through env:"
+                )
+    return problems
+
+
+SCRIPT_KEYS = ("bash", "script", "pwsh", "powershell", "inlineScript")
+
+
+def raw_script_expression_problems(document: Any, where: str) -> list[str]:
+    """Template expressions (``${{ }}``) in a raw file's script bodies: a parameter's value would become
+    script source; scripts read parameters through env: instead."""
+    problems: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if key in SCRIPT_KEYS and isinstance(child, str) and "${{" in child:
+                    problems.append(f"{where}: a {key} body contains {EXPR.search(child).group(0)!r}")
+                visit(child)
+        elif isinstance(value, list):
+            for child in value:
+                visit(child)
+
+    visit(document)
+    return problems

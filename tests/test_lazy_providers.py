@@ -109,7 +109,7 @@ def test_every_provider_type_maps_to_the_submodule_that_defines_it():
     seen = probe("""
         import json
         import cdktf_cdktf_provider_azurerm, cdktf_cdktf_provider_helm, cdktf_cdktf_provider_kubernetes
-        import cdktf_cdktf_provider_random
+        import cdktf_cdktf_provider_random, cdktf_cdktf_provider_time
         from jsii import _reference_map
         from infra import lazy_providers
         for package in lazy_providers.deferred_packages():
@@ -133,7 +133,8 @@ def test_every_provider_type_maps_to_the_submodule_that_defines_it():
                           "fallbacks": lazy_providers.fallback_loads}))
     """)
     assert seen["assemblies"] == ["@cdktf/provider-azurerm", "@cdktf/provider-helm",
-                                  "@cdktf/provider-kubernetes", "@cdktf/provider-random"]
+                                  "@cdktf/provider-kubernetes", "@cdktf/provider-random",
+                                  "@cdktf/provider-time"]
     assert seen["checked"] > 20000
     assert seen["wrong"] == []
     assert seen["fallbacks"] == []

@@ -120,7 +120,7 @@ def test_show_prints_exact_versions_locks_and_sources(ws: Workspace) -> None:
     assert lines[3].split() == [
         "cert-manager",
         "platform",
-        "v1.18.2",
+        "v1.18.6",
         "chart",
         "appVersion",
         "cert-manager",
@@ -143,8 +143,8 @@ def test_show_dev_resolves_the_catalog(ws: Workspace) -> None:
     run = ws.infra("show", "dev")
     assert "follows catalog" in run.out.splitlines()[0]
     assert ws.json("show", "dev") == {
-        "ingress-nginx": "4.14.1",
-        "cert-manager": "v1.19.1",
+        "ingress-nginx": "4.14.5",
+        "cert-manager": "v1.19.6",
         "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.42.0",
@@ -168,7 +168,7 @@ def test_diff_lists_what_differs(ws: Workspace) -> None:
     rows = [line.split() for line in run.out.splitlines()]
     assert rows == [
         ["component", "staging", "production-weu"],
-        ["ingress-nginx", "4.14.1", "4.13.5"],
+        ["ingress-nginx", "4.14.5", "4.13.9"],
         ["external-dns", "1.20.0", "1.19.0"],
         ["api", "1.42.0", "1.41.2"],
         ["web", "2.7.0", "2.6.4"],
@@ -230,9 +230,9 @@ BREAKAGES = {
     ),
     "malformed version": (
         "releases/production-weu.yaml",
-        "ingress-nginx: 4.13.5",
+        "ingress-nginx: 4.13.9",
         "ingress-nginx: ~4.13",
-        "versions/releases/production-weu.yaml:5: components.ingress-nginx = '~4.13'",
+        "versions/releases/production-weu.yaml:6: components.ingress-nginx = '~4.13'",
     ),
     "latest": (
         "catalog.yaml",
@@ -298,7 +298,6 @@ def test_directory_instead_of_file(ws: Workspace) -> None:
         (("bump", "api", "1.43"), "bump api: version = '1.43'; allowed: an exact semantic version"),
         (("bump", "api", ">=1.43.0"), "bump api: version = '>=1.43.0'"),
         (("bump", "api", "1.43.0", "--image-tag", "latest"), "bump api: --image-tag = 'latest'"),
-        (("bump", "api", "1.41.0"), "bump api: version 1.41.0 is lower than the catalog's 1.42.0"),
         (
             ("bump", "cert-manager", "1.19.2"),
             "allowed: a version written with a leading 'v', like the catalog's",
@@ -344,10 +343,10 @@ def test_bump_records_the_latest_version_keeping_comments(ws: Workspace) -> None
 def test_bump_with_image_tag_and_for_a_platform_chart(ws: Workspace) -> None:
     assert ws.infra("bump", "web", "2.8.0", "--image-tag", "2.8.0-build.7").code == 0
     assert ws.infra("show", "dev").out.count("2.8.0-build.7") == 1
-    assert ws.infra("bump", "ingress-nginx", "4.14.2", "--image-tag", "v1.14.2").code == 0
-    run = ws.infra("bump", "ingress-nginx", "4.14.3")
+    assert ws.infra("bump", "ingress-nginx", "4.14.6", "--image-tag", "v1.14.6").code == 0
+    run = ws.infra("bump", "ingress-nginx", "4.14.7")
     assert run.code == 0
-    assert "dropped the image_tag override v1.14.2" in run.out
+    assert "dropped the image_tag override v1.14.6" in run.out
     assert (
         "image_tag"
         not in ws.file("catalog.yaml").read_text().split("ingress-nginx:")[1].split("cert-manager")[0]
@@ -363,8 +362,34 @@ def test_bump_to_the_same_version_changes_nothing(ws: Workspace) -> None:
 
 
 def test_bump_downgrade_on_purpose(ws: Workspace) -> None:
-    assert ws.infra("bump", "api", "1.41.0", "--allow-downgrade").code == 0
-    assert ws.json("show", "dev")["api"] == "1.41.0"
+    # No release file pins a web newer than 2.7.0 (staging runs 2.7.0, production 2.6.4).
+    assert ws.infra("bump", "web", "2.7.0", "--allow-downgrade").code == 0
+    assert ws.json("show", "dev")["web"] == "2.7.0"
+
+
+def test_bump_downgrade_below_a_pin_is_refused(ws: Workspace) -> None:
+    # The catalog is the list of versions that exist: staging and production-weu pin api 1.42.0 and 1.41.2.
+    before = ws.snapshot()
+    run = ws.infra("bump", "api", "1.41.0", "--allow-downgrade")
+    assert run.code == 2
+    assert run.err.startswith("error: bump api 1.41.0 refused: ")
+    assert "versions/releases/production-weu.yaml pins 1.41.2" in run.err
+    assert "versions/releases/staging.yaml pins 1.42.0" in run.err
+    assert "pin api at 1.41.0 in its release file instead" in run.err
+    assert ws.snapshot() == before
+
+
+def test_bump_older_than_the_catalog_is_a_no_op_with_a_warning(ws: Workspace) -> None:
+    """Builds finish out of order: 1.41.0's pipeline bumps after 1.42.0's. It succeeds and changes nothing."""
+    before = ws.snapshot()
+    run = ws.infra("bump", "api", "1.41.0")
+    assert run.code == 0, run.err
+    assert run.out == ""
+    assert run.err == (
+        "warning: bump api: 1.41.0 is older than the catalog's 1.42.0 (a newer build was recorded first); "
+        "catalog unchanged (pass --allow-downgrade to record an older version on purpose)\n"
+    )
+    assert ws.snapshot() == before
 
 
 # --- release staging and locks ------------------------------------------------------------------------------
@@ -381,14 +406,14 @@ def test_release_staging_takes_the_catalog_but_keeps_locks(ws: Workspace) -> Non
         "  web: 2.7.0 → 2.7.1",
     ]
     assert (
-        "  cert-manager: kept at v1.18.2 (locked; catalog has v1.19.1; lift with infra versions unlock "
+        "  cert-manager: kept at v1.18.6 (locked; catalog has v1.19.6; lift with infra versions unlock "
         "cert-manager --env staging)"
     ) in run.out
     after = ws.file("releases/staging.yaml").read_text()
     assert comments(after) == comments(before)
     assert ws.json("show", "staging") == {
-        "ingress-nginx": "4.14.1",
-        "cert-manager": "v1.18.2",
+        "ingress-nginx": "4.14.5",
+        "cert-manager": "v1.18.6",
         "cluster-issuers": "2.0.2",
         "external-dns": "1.20.0",
         "api": "1.43.0",
@@ -440,7 +465,7 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
     assert run.code == 0, run.err
     assert run.out.splitlines()[:6] == [
         "production-weu ← staging (versions/releases/production-weu.yaml):",
-        "  ingress-nginx: 4.13.5 → 4.14.1",
+        "  ingress-nginx: 4.13.9 → 4.14.5",
         "  external-dns: 1.19.0 → 1.20.0",
         "  api: 1.41.2 → 1.42.0",
         "  web: 2.6.4 → 2.7.0",
@@ -459,14 +484,87 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
 def test_promote_adds_and_removes_components(ws: Workspace) -> None:
     staging = ws.file("releases/staging.yaml")
     staging.write_text(staging.read_text().replace("  external-dns: 1.20.0\n", ""))
-    run = ws.infra("promote", "staging", "production-neu")
+    refused(ws, "promote", "staging", "production-neu",
+            contains="promote staging production-neu refused: it removes external-dns 1.19.0 from production-neu; "
+            "a removed component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-neu", "--allow-removal")
     assert run.code == 0, run.err
     assert "- external-dns 1.19.0" in run.out.splitlines()
+    assert "allowed on purpose: it removes external-dns 1.19.0 from production-neu" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "staging")
-    run = ws.infra("promote", "production-weu", "production-neu")
+    run = ws.infra("promote", "production-weu", "production-neu", "--allow-downgrade")  # ingress-nginx goes back too
     assert run.code == 0, run.err
     assert "+ external-dns 1.19.0" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "production-weu")
+
+
+def test_promote_refuses_a_platform_chart_downgrade_in_the_target_and_its_followers(ws: Workspace) -> None:
+    production, staged = ws.json("show", "production-weu"), ws.json("show", "staging")
+    lower = older_than(production["ingress-nginx"])
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace(f"ingress-nginx: {staged['ingress-nginx']}",
+                                                   f"ingress-nginx: {lower}"))
+    refused(ws, "promote", "staging", "production-weu",
+            contains=f"promote staging production-weu refused: it downgrades platform chart ingress-nginx "
+            f"{production['ingress-nginx']} → {lower} in production-weu and enterprise-contoso; an older chart may "
+            "not read the CRDs and objects the newer one stored; allowed: pass --allow-downgrade to do it on "
+            "purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-weu", "--allow-downgrade")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert f"  ingress-nginx: {production['ingress-nginx']} → {lower}" in lines
+    assert (f"allowed on purpose: it downgrades platform chart ingress-nginx {production['ingress-nginx']} → "
+            f"{lower} in production-weu and enterprise-contoso") in lines
+    # a service may go back without the flag: the product's own charts are the operator's to roll back
+    api = ws.json("show", "staging")["api"]
+    staging.write_text(staging.read_text().replace(f"version: {api}\n    image_tag: {api}",
+                                                   f"version: {older_than(api)}\n    image_tag: {older_than(api)}"))
+    assert ws.infra("promote", "staging", "production-weu").code == 0
+
+
+def test_a_cert_manager_downgrade_cites_its_upgrade_policy(ws: Workspace) -> None:
+    running, staged = ws.json("show", "production-neu")["cert-manager"], ws.json("show", "staging")["cert-manager"]
+    newer = next_minor(staged)
+    production = ws.file("releases/production-neu.yaml")
+    production.write_text(production.read_text().replace(f"cert-manager: {running}", f"cert-manager: {newer}"))
+    refused(ws, "promote", "staging", "production-neu",
+            contains=f"it downgrades platform chart cert-manager {newer} → {staged} in production-neu; an older "
+            "chart may not read the CRDs and objects the newer one stored; cert-manager supports moving one minor "
+            "version at a time (https://cert-manager.io/docs/installation/upgrade/); allowed: pass --allow-downgrade")
+
+
+def test_promote_notes_a_cert_manager_jump_over_a_minor_version(ws: Workspace) -> None:
+    running, staged = ws.json("show", "production-neu")["cert-manager"], ws.json("show", "staging")["cert-manager"]
+    jump = next_minor(next_minor(running))
+    assert ws.infra("bump", "cert-manager", jump).code == 0  # a pin names a version the catalog knows
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace(f"cert-manager: {staged}", f"cert-manager: {jump}"))
+    run = ws.infra("promote", "staging", "production-neu")
+    assert run.code == 0, run.err
+    assert (f"note: cert-manager in production-neu moves {running} → {jump}, more than one minor version; its "
+            "maintainers support one minor version at a time (https://cert-manager.io/docs/installation/upgrade/): "
+            "go through each minor version") in run.out.splitlines()
+    one_minor = next_minor(ws.json("show", "production-weu")["cert-manager"])
+    staging.write_text(staging.read_text().replace(f"cert-manager: {jump}", f"cert-manager: {one_minor}"))
+    run = ws.infra("promote", "staging", "production-weu")
+    assert run.code == 0, run.err
+    assert "note: cert-manager" not in run.out
+
+
+def older_than(version: str) -> str:
+    """A version below ``version``: its patch 0, or the previous minor's .0 (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, patch_number = (int(p) for p in version.lstrip("v").split("."))
+    return f"{prefix}{major}.{minor}.0" if patch_number else f"{prefix}{major}.{minor - 1}.0"
+
+
+def next_minor(version: str) -> str:
+    """The next minor release's .1 (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, _ = version.lstrip("v").split(".")
+    return f"{prefix}{major}.{int(minor) + 1}.1"
 
 
 def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
@@ -481,6 +579,87 @@ def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
     )
 
 
+# --- patch --------------------------------------------------------------------------------------------------
+
+
+def next_patch(version: str, step: int = 1) -> str:
+    """``version`` with its patch number raised by ``step`` (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, patch_number = version.lstrip("v").split(".")
+    return f"{prefix}{major}.{minor}.{int(patch_number) + step}"
+
+
+def test_patch_moves_one_component_of_production_within_its_minor(ws: Workspace) -> None:
+    before_file = ws.file("releases/production-weu.yaml").read_text()
+    before = ws.json("show", "production-weu")
+    target = next_patch(before["ingress-nginx"], 4)
+    run = ws.infra("patch", "ingress-nginx", target, "--env", "production-weu")
+    assert run.code == 0, run.err
+    assert run.out.splitlines() == [
+        "production-weu: patch release (versions/releases/production-weu.yaml):",
+        f"  ingress-nginx: {before['ingress-nginx']} → {target}",
+        "review and commit versions/releases/production-weu.yaml; the production-weu pipeline deploys it",
+    ]
+    assert ws.json("show", "production-weu") == {**before, "ingress-nginx": target}
+    after_file = ws.file("releases/production-weu.yaml").read_text()
+    assert comments(after_file) == comments(before_file)
+    assert changed_lines(before_file, after_file) == (
+        [f"  ingress-nginx: {before['ingress-nginx']}"], [f"  ingress-nginx: {target}"]
+    )
+    # enterprise-contoso follows production-weu: it gets the patch without a change of its own file
+    assert ws.json("show", "enterprise-contoso")["ingress-nginx"] == target
+    again = ws.snapshot()
+    assert ws.infra("patch", "ingress-nginx", target, "--env", "production-weu").out.endswith("nothing to do\n")
+    assert ws.snapshot() == again
+
+
+def test_patch_of_a_service_sets_the_image_tag_too(ws: Workspace) -> None:
+    target = next_patch(ws.json("show", "production-neu")["api"])
+    assert ws.infra("patch", "api", target, "--env", "production-neu").code == 0
+    text = ws.file("releases/production-neu.yaml").read_text()
+    assert f"  api:\n    version: {target}\n    image_tag: {target}\n" in text
+
+
+def test_patch_of_a_locked_component_takes_the_explicit_path(ws: Workspace) -> None:
+    locked = ws.json("show", "staging")["cert-manager"]
+    target = next_patch(locked)
+    refused(
+        ws,
+        "patch", "cert-manager", target, "--env", "staging",
+        contains=f"cert-manager (locked at {locked}) would change to {target}; lift the lock first: "
+        "infra versions unlock cert-manager --env staging",
+    )
+    assert ws.infra("unlock", "cert-manager", "--env", "staging").code == 0
+    assert ws.infra("patch", "cert-manager", target, "--env", "staging").code == 0
+    assert ws.infra("lock", "cert-manager", "--env", "staging").code == 0
+    assert ws.json("show", "staging")["cert-manager"] == target
+    assert ws.infra("show", "staging").out.count("locked") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("patch", "ingress-nginx", "{minor_up}", "--env", "production-weu"), "is not a newer patch release of"),
+        (("patch", "ingress-nginx", "{down}", "--env", "production-weu"), "is not a newer patch release of"),
+        (
+            ("patch", "cert-manager", "1.99.0", "--env", "production-weu"),
+            "allowed: a version written with a leading 'v'",
+        ),
+        (("patch", "ingress-nginx", "4.x", "--env", "production-weu"), "version = '4.x'"),
+        (("patch", "api", "9.9.9", "--env", "dev"), "patch works on an environment that lists its own versions; dev"),
+        (("patch", "api", "9.9.9", "--env", "enterprise-contoso"), "enterprise-contoso follows production-weu"),
+        (("patch", "sso-bridge", "0.9.4", "--env", "staging"), "cannot patch 'sso-bridge': staging does not run it"),
+        (("patch", "redis", "1.0.0", "--env", "staging"), "unknown component 'redis'"),
+        (("patch", "api", "1.0.0"), "the following arguments are required: --env"),
+    ],
+)
+def test_patch_refuses_anything_but_a_newer_patch(ws: Workspace, args: tuple[str, ...], message: str) -> None:
+    current = ws.json("show", "production-weu")["ingress-nginx"]
+    major, minor, patch_number = current.split(".")
+    values = {"minor_up": f"{major}.{int(minor) + 1}.0", "down": f"{major}.{minor}.{max(int(patch_number) - 1, 0)}"}
+    refused(ws, *(a.format(**values) for a in args), contains=message)
+
+
 # --- rollback (in a git repository) -------------------------------------------------------------------------
 
 
@@ -493,9 +672,17 @@ def repo(ws: Workspace) -> Workspace:
 
 def test_rollback_restores_the_previous_committed_version(repo: Workspace) -> None:
     original = repo.file("releases/production-weu.yaml").read_bytes()
+    production, staged = repo.json("show", "production-weu"), repo.json("show", "staging")
     repo.infra("promote", "staging", "production-weu")
     repo.commit("promote staging to production-weu")
-    run = repo.infra("rollback", "production-weu")
+    # undoing the promotion takes ingress-nginx and external-dns back: platform-chart downgrades, on purpose only
+    assert [c for c in ("ingress-nginx", "external-dns") if staged[c] == production[c]] == []
+    refused(repo, "rollback", "production-weu",
+            contains=f"it downgrades platform chart ingress-nginx {staged['ingress-nginx']} → "
+            f"{production['ingress-nginx']} in production-weu and enterprise-contoso; downgrades platform chart "
+            f"external-dns {staged['external-dns']} → {production['external-dns']} in production-weu and "
+            "enterprise-contoso;")
+    run = repo.infra("rollback", "production-weu", "--allow-downgrade")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0].startswith("production-weu: restored versions/releases/production-weu.yaml as of commit ")
@@ -571,3 +758,25 @@ def test_rollback_refuses_a_previous_version_that_no_longer_loads(repo: Workspac
     catalog.write_text(catalog.read_text().split("  old:\n")[0])
     repo.commit("remove old from the catalog")
     refused(repo, "rollback", "staging", contains="unknown component 'old'")
+
+
+def test_rollback_refuses_to_remove_a_component_the_previous_version_did_not_have(repo: Workspace) -> None:
+    """issue 17, item 8: production-weu's previous release file predates cluster-issuers; undoing the last commit
+    would uninstall the ClusterIssuers in production-weu and in enterprise-contoso, which follows it."""
+    release = repo.file("releases/production-weu.yaml")
+    current = release.read_text()
+    release.write_text(current.replace("  cluster-issuers: 2.0.2\n", ""))
+    repo.commit("production-weu before cluster-issuers")
+    release.write_text(current)
+    repo.commit("cluster-issuers wherever cert-manager runs")
+    refused(repo, "rollback", "production-weu",
+            contains="refused: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso; a removed "
+            "component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = repo.infra("rollback", "production-weu", "--allow-removal")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "- cluster-issuers 2.0.2" in lines
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert "allowed on purpose: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso" in lines
+    assert "cluster-issuers" not in repo.json("show", "enterprise-contoso")

@@ -4,7 +4,7 @@ Two shapes, nothing else:
 
 * **API server + exec credentials** — ``host`` (``https://…``), ``cluster_ca_certificate`` (PEM) and an
   :class:`ExecAuth` plugin that prints a short-lived token. For AKS with local accounts disabled (Entra ID +
-  Azure RBAC) the plugin is kubelogin: :func:`kubelogin` builds ``kubelogin get-token --login azurecli
+  Azure RBAC) the plugin is kubelogin: :func:`kubelogin` builds ``kubelogin get-token --login <mode>
   --server-id 6dae42f8-4368-4678-94ff-3960e28e3630``. No static credential is ever written to the stack.
 * **kubeconfig context** — ``config_path`` plus ``config_context`` of an existing cluster (the ``external``
   environments). Pass the path as a Terraform variable or a ``~``-relative path so no machine's absolute path
@@ -28,7 +28,7 @@ EXEC_API_VERSIONS: tuple[str, ...] = (
 # The application id of the "Azure Kubernetes Service AAD Server" — the same in every tenant. kubelogin asks
 # Entra ID for a token with this audience; the AKS API server accepts only that audience.
 AKS_AAD_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
-KubeloginMode = Literal["azurecli", "workloadidentity"]
+KubeloginMode = Literal["azurecli", "azurepipelines", "workloadidentity"]
 KUBELOGIN_MODES: tuple[str, ...] = get_args(KubeloginMode)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -75,18 +75,26 @@ class ExecAuth:
                 )
 
 
-def kubelogin(*, login: KubeloginMode = "azurecli", server_id: str = AKS_AAD_SERVER_ID) -> ExecAuth:
+def kubelogin(*, login: KubeloginMode | str = "azurecli", server_id: str = AKS_AAD_SERVER_ID) -> ExecAuth:
     """kubelogin as the exec plugin for an Entra ID (AAD) enabled cluster with local accounts disabled.
 
-    ``login`` (default ``azurecli``): reuse the Azure CLI session — in Azure Pipelines run Terraform inside an
-    ``AzureCLI@2`` task on the environment's service connection; locally after ``az login``.
+    ``login`` (default ``azurecli``): reuse the Azure CLI session (locally after ``az login``). Its token comes
+    from that session, so in a pipeline it dies with the session's federated token.
+    ``azurepipelines``: a fresh token for every call, exchanged from the pipeline's ``SYSTEM_ACCESSTOKEN`` at
+    ``SYSTEM_OIDCREQUESTURI`` for the service connection named by ``AZURESUBSCRIPTION_SERVICE_CONNECTION_ID``,
+    ``AZURESUBSCRIPTION_CLIENT_ID`` and ``AZURESUBSCRIPTION_TENANT_ID`` (kubelogin v0.2.19,
+    pkg/internal/token/options.go UpdateFromEnv and azurepipelinescredential.go) — the mode for every
+    Terraform run in Azure Pipelines.
     ``workloadidentity``: a federated token read from ``AZURE_CLIENT_ID``, ``AZURE_TENANT_ID`` and
-    ``AZURE_FEDERATED_TOKEN_FILE`` (pods with workload identity, or a pipeline that writes its OIDC token to a
-    file). ``server_id`` (default: the AKS AAD server application, the same in every tenant): the token
-    audience.
+    ``AZURE_FEDERATED_TOKEN_FILE`` (pods with workload identity).
+    ``login`` may also be a Terraform reference (a variable), so whoever runs Terraform picks the mode without
+    re-synthesizing. ``server_id`` (default: the AKS AAD server application, the same in every tenant): the
+    token audience.
     """
-    if login not in KUBELOGIN_MODES:
-        raise ValueError(f"kubelogin login = {login!r}; allowed: {', '.join(KUBELOGIN_MODES)}")
+    if not (is_reference(login) or login in KUBELOGIN_MODES):
+        raise ValueError(
+            f"kubelogin login = {login!r}; allowed: {', '.join(KUBELOGIN_MODES)} or a Terraform reference to one"
+        )
     if not _GUID.match(server_id):
         raise ValueError(
             f"kubelogin server_id = {server_id!r}; allowed: a lowercase GUID (default "

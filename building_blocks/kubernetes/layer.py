@@ -25,6 +25,11 @@ from building_blocks.kubernetes.platform_charts import (
     ExternalDns,
     IngressNginx,
 )
+from building_blocks.kubernetes.platform_options import (
+    INGRESS_SERVICE_TYPES,
+    IngressServiceType,
+    PlatformResources,
+)
 from building_blocks.kubernetes.product_services import ProductServices, ServiceRelease
 from building_blocks.kubernetes.providers import KubernetesProviders
 
@@ -59,12 +64,15 @@ class KubernetesLayer(Construct):
         region: str,
         dns_domain: str,
         platform: Mapping[str, ChartVersion],
+        resources: PlatformResources,
         services: Mapping[str, ChartVersion] | None = None,
         registry: str | None = None,
         integrations: Sequence[IntegrationSpec] = (),
         integration_versions: Mapping[str, ChartVersion] | None = None,
+        external_secrets: Mapping[str, str] | None = None,
         component_versions: Mapping[str, str] | None = None,
         external_dns: AzureDnsProvider | None = None,
+        ingress_service_type: IngressServiceType = "LoadBalancer",
         ingress_service_annotations: Mapping[str, str] | None = None,
         replicas: int = 2,
         secrets: Mapping[str, str] | None = None,
@@ -77,22 +85,30 @@ class KubernetesLayer(Construct):
         """Required: ``connection``; ``environment``, ``region``, ``dns_domain`` (the platform-settings facts;
         ``dns_domain`` is also the parent of every service host); ``platform`` (component → ChartVersion: must
         hold ingress-nginx and cert-manager; cluster-issuers only with ``acme_email``; external-dns only with
-        ``external_dns``).
+        ``external_dns``); ``resources`` (requests and memory limits of every platform container — no default
+        here: the environment's ``platform_resources`` setting).
 
         ``services`` (default none: no product): component → ChartVersion of the company's services; needs
         ``registry`` (the registry host the charts and images come from). Each service gets the host
         ``<name>.<dns_domain>`` unless it is in ``internal_services`` (default ``("worker",)``).
-        ``integrations`` (default none) with ``integration_versions`` (component → ChartVersion).
+        ``integrations`` (default none) with ``integration_versions`` (component → ChartVersion) and
+        ``external_secrets`` (default none): the integrations' values from outside, store name →
+        reference (see :class:`IntegrationServices`; the layer only sees references, never the store).
         ``component_versions`` (default: every chart handed in, component → version) for platform-settings.
-        ``external_dns`` (default none: no external-dns). ``ingress_service_annotations`` (default none).
+        ``external_dns`` (default none: no external-dns). ``ingress_service_type`` (default ``LoadBalancer``;
+        ``NodePort`` for a cluster without a load-balancer implementation — then with
+        ``externalTrafficPolicy: Cluster``, so every node's port answers whichever node runs the controller).
+        ``ingress_service_annotations`` (default none).
         ``replicas`` (default 2, 1-10) of the platform charts. ``secrets`` / ``secrets_write_only_revision``
         (default none): the global secrets of the product namespaces (references only).
         ``cluster_issuer`` (default: ``letsencrypt`` with the cluster-issuers component, else none — no
         issuer annotation): cert-manager ClusterIssuer for the services' TLS; with cluster-issuers it must be one
         of theirs. ``acme_email`` (default none; required with cluster-issuers): the ACME account email of the
         issuers (ignored without cluster-issuers). ``depends_on``
-        (default none): what must exist before the first Kubernetes object — e.g. the deploying identity's
-        cluster role and the nodes' registry pull role; every namespace waits for it."""
+        (default none): what must exist before the first Kubernetes object — e.g. the node pool the pods can
+        run on, the deploying identity's cluster role and the nodes' registry pull role. Opaque to this layer
+        (any Terraform object); every namespace waits for it, and every other object here lives in, and so waits
+        for, a namespace."""
         super().__init__(scope, id_)
         owner = "KubernetesLayer"
         missing = [name for name in REQUIRED_PLATFORM if name not in platform]
@@ -124,6 +140,16 @@ class KubernetesLayer(Construct):
                     f"{owner} cluster_issuer = {cluster_issuer!r}; allowed with cluster-issuers: "
                     f"{', '.join(ISSUER_NAMES)}"
                 )
+        if not isinstance(resources, PlatformResources):
+            raise ValueError(
+                f"{owner} resources = {resources!r}; allowed: a PlatformResources (the environment's "
+                "platform_resources setting)"
+            )
+        if ingress_service_type not in INGRESS_SERVICE_TYPES:
+            raise ValueError(
+                f"{owner} ingress_service_type = {ingress_service_type!r}; allowed: "
+                f"{', '.join(INGRESS_SERVICE_TYPES)}"
+            )
         services = dict(services or {})
         if services and not registry:
             raise ValueError(
@@ -142,8 +168,12 @@ class KubernetesLayer(Construct):
             self,
             "ingress_nginx",
             chart=platform["ingress-nginx"],
+            resources=resources,
             namespace=platform["ingress-nginx"].namespace or "ingress-nginx",
             replicas=replicas,
+            service_type=ingress_service_type,
+            # A NodePort must answer on every node (the outside points at the nodes, not at the pods).
+            external_traffic_policy="Local" if ingress_service_type == "LoadBalancer" else "Cluster",
             service_annotations=ingress_service_annotations,
             depends_on=depends_on,
         )
@@ -151,6 +181,7 @@ class KubernetesLayer(Construct):
             self,
             "cert_manager",
             chart=platform["cert-manager"],
+            resources=resources,
             namespace=platform["cert-manager"].namespace or "cert-manager",
             replicas=replicas,
             depends_on=depends_on,
@@ -176,6 +207,7 @@ class KubernetesLayer(Construct):
                 domain_filters=[dns_domain],
                 txt_owner_id=environment,
                 azure=external_dns,
+                resources=resources,
                 depends_on=depends_on,
             )
         platform_ready = [*depends_on, self.ingress.chart.release, self.cert_manager.chart.release]
@@ -228,8 +260,13 @@ class KubernetesLayer(Construct):
                 registry=str(registry or ""),
                 cluster_issuer=cluster_issuer,
                 ingress_namespace=self.ingress.namespace.literal_name,
+                external_secrets=external_secrets,
                 depends_on=platform_ready,
                 **facts,
+            )
+        elif external_secrets:
+            raise ValueError(
+                f"{owner} external_secrets {sorted(external_secrets)} without integrations; allowed: none"
             )
         # Every application namespace is locked down (default-deny ingress) before any of its pods starts.
         self.network_policies: dict[str, NetworkPolicies] = {

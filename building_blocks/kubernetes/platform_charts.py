@@ -21,6 +21,11 @@ from constructs import Construct
 from building_blocks.kubernetes.connection import is_reference
 from building_blocks.kubernetes.helm_chart import ChartVersion, HelmChart
 from building_blocks.kubernetes.namespace import Namespace, PodSecurityLevel
+from building_blocks.kubernetes.platform_options import (
+    INGRESS_SERVICE_TYPES,
+    IngressServiceType,
+    PlatformResources,
+)
 
 _FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -37,6 +42,15 @@ def _check_replicas(owner: str, replicas: object) -> int:
     if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 10:
         raise ValueError(f"{owner} replicas = {replicas!r}; allowed: an integer from 1 to 10")
     return replicas
+
+
+def _check_resources(owner: str, resources: object) -> PlatformResources:
+    if not isinstance(resources, PlatformResources):
+        raise ValueError(
+            f"{owner} resources = {resources!r}; allowed: a PlatformResources (the environment's "
+            "platform_resources setting)"
+        )
+    return resources
 
 
 def _zone_spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -56,12 +70,14 @@ class IngressNginx(Construct):
 
     Hardening: snippet annotations off (the IngressNightmare class of bugs), server tokens hidden, TLS 1.2+,
     client IPs preserved (``externalTrafficPolicy: Local``), admission webhook on, metrics on; with more than
-    one replica a PodDisruptionBudget (``minAvailable: 1``) and zone spreading.
+    one replica a PodDisruptionBudget (``minAvailable: 1``) and zone spreading. Requests and a memory limit for
+    the controller and the admission webhook's certificate Jobs (``resources``); the Service type is a prop
+    (``LoadBalancer``, or ``NodePort`` where the cluster has no load-balancer implementation).
 
     Note: the Kubernetes project announced the retirement of ingress-nginx (best-effort maintenance until
     March 2026); this block is the one place to swap for another controller.
 
-    Exposes ``namespace``, ``chart`` (the :class:`HelmChart`) and ``ingress_class``.
+    Exposes ``namespace``, ``chart`` (the :class:`HelmChart`), ``ingress_class`` and ``service_type``.
     """
 
     def __init__(
@@ -70,23 +86,32 @@ class IngressNginx(Construct):
         id_: str,
         *,
         chart: ChartVersion,
+        resources: PlatformResources,
         namespace: str = "ingress-nginx",
         replicas: int = 2,
+        service_type: IngressServiceType = "LoadBalancer",
         service_annotations: Mapping[str, str] | None = None,
         external_traffic_policy: Literal["Local", "Cluster"] = "Local",
         ingress_class: str = "nginx",
         depends_on: Sequence[cdktf.ITerraformDependable] = (),
     ) -> None:
-        """``chart``: required (ingress-nginx from https://kubernetes.github.io/ingress-nginx).
-        ``namespace`` (default ``ingress-nginx``). ``replicas`` (default 2, 1-10). ``service_annotations``
-        (default none): on the LoadBalancer service, e.g. the Azure health-probe path on AKS.
-        ``external_traffic_policy`` (default ``Local``: keeps client IPs). ``ingress_class`` (default
-        ``nginx``).
+        """Required: ``chart`` (ingress-nginx from https://kubernetes.github.io/ingress-nginx),
+        ``resources`` (its ``ingress_controller`` and ``ingress_admission_jobs`` are used).
+        ``namespace`` (default ``ingress-nginx``). ``replicas`` (default 2, 1-10). ``service_type`` (default
+        ``LoadBalancer``, the chart's; or ``NodePort``) of the controller's Service. ``service_annotations``
+        (default none): on the controller's Service, e.g. the Azure health-probe path on AKS.
+        ``external_traffic_policy`` (default ``Local``: keeps client IPs; only nodes running a controller pod
+        answer). ``ingress_class`` (default ``nginx``).
         ``depends_on`` (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "IngressNginx"
         chart = _check_chart(owner, chart)
+        resources = _check_resources(owner, resources)
         replicas = _check_replicas(owner, replicas)
+        if service_type not in INGRESS_SERVICE_TYPES:
+            raise ValueError(
+                f"{owner} service_type = {service_type!r}; allowed: {', '.join(INGRESS_SERVICE_TYPES)}"
+            )
         if external_traffic_policy not in ("Local", "Cluster"):
             raise ValueError(
                 f"{owner} external_traffic_policy = {external_traffic_policy!r}; allowed: Local, Cluster"
@@ -98,6 +123,7 @@ class IngressNginx(Construct):
                     f"{owner} service_annotations {key!r} = {value!r}; allowed: string keys and values"
                 )
         self.ingress_class = ingress_class
+        self.service_type = service_type
         release_name = "ingress-nginx"
         controller: dict[str, Any] = {
             "replicaCount": replicas,
@@ -110,10 +136,19 @@ class IngressNginx(Construct):
                 "ssl-protocols": "TLSv1.2 TLSv1.3",
                 "use-forwarded-headers": "false",
             },
-            "admissionWebhooks": {"enabled": True},
+            "admissionWebhooks": {
+                "enabled": True,
+                # The Helm-hook Jobs that create and patch the webhook's certificate.
+                "createSecretJob": {"resources": resources.ingress_admission_jobs.values()},
+                "patchWebhookJob": {"resources": resources.ingress_admission_jobs.values()},
+            },
             "metrics": {"enabled": True},
-            "service": {"externalTrafficPolicy": external_traffic_policy, "annotations": annotations},
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+            "service": {
+                "type": service_type,
+                "externalTrafficPolicy": external_traffic_policy,
+                "annotations": annotations,
+            },
+            "resources": resources.ingress_controller.values(),
         }
         if replicas > 1:
             controller["minAvailable"] = 1  # the chart's PodDisruptionBudget
@@ -146,7 +181,8 @@ class CertManager(Construct):
     are not wiped with it; ``installCRDs`` for charts before v1.15).
 
     Leader election stays in its own namespace (no Role in ``kube-system``); Prometheus metrics on; with more
-    than one replica, PodDisruptionBudgets for controller, webhook and cainjector.
+    than one replica, PodDisruptionBudgets for controller, webhook and cainjector; requests and a memory limit
+    for controller, webhook, cainjector and the startupapicheck Job (``resources``).
     ``workload_identity_client_id`` (optional) labels the service account for Azure workload identity (DNS-01
     challenges against Azure DNS).
 
@@ -161,18 +197,21 @@ class CertManager(Construct):
         id_: str,
         *,
         chart: ChartVersion,
+        resources: PlatformResources,
         namespace: str = "cert-manager",
         replicas: int = 2,
         workload_identity_client_id: str | None = None,
         depends_on: Sequence[cdktf.ITerraformDependable] = (),
     ) -> None:
-        """``chart``: required (cert-manager from https://charts.jetstack.io). ``namespace`` (default
+        """Required: ``chart`` (cert-manager from https://charts.jetstack.io), ``resources`` (its
+        ``cert_manager_*`` entries: controller, webhook, cainjector, startupapicheck). ``namespace`` (default
         ``cert-manager``). ``replicas`` (default 2, 1-10) for controller, webhook and cainjector.
         ``workload_identity_client_id`` (default none: no cloud identity): a client id or reference to one.
         ``depends_on`` (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "CertManager"
         chart = _check_chart(owner, chart)
+        resources = _check_resources(owner, resources)
         replicas = _check_replicas(owner, replicas)
         _check_client_id(owner, workload_identity_client_id)
         self.namespace = Namespace(self, "namespace", name=namespace, depends_on=depends_on)
@@ -180,8 +219,19 @@ class CertManager(Construct):
         values: dict[str, Any] = {
             "replicaCount": replicas,
             "podDisruptionBudget": pdb,
-            "webhook": {"replicaCount": replicas, "podDisruptionBudget": pdb},
-            "cainjector": {"replicaCount": replicas, "podDisruptionBudget": pdb},
+            "resources": resources.cert_manager_controller.values(),
+            "webhook": {
+                "replicaCount": replicas,
+                "podDisruptionBudget": pdb,
+                "resources": resources.cert_manager_webhook.values(),
+            },
+            "cainjector": {
+                "replicaCount": replicas,
+                "podDisruptionBudget": pdb,
+                "resources": resources.cert_manager_cainjector.values(),
+            },
+            # The post-install Job that waits until the webhook answers (the release waits for it).
+            "startupapicheck": {"resources": resources.cert_manager_startupapicheck.values()},
             "global": {"leaderElection": {"namespace": namespace}},
             "prometheus": {"enabled": True},
         }
@@ -221,8 +271,10 @@ def _check_client_id(owner: str, client_id: object) -> None:
 class AzureDnsProvider:
     """external-dns against Azure DNS with workload identity (no client secret anywhere).
 
-    All four fields are required; each may be a literal or a Terraform reference. The managed identity needs
-    ``DNS Zone Contributor`` on the zone and a federated credential for
+    The four ids are required; each may be a literal or a Terraform reference. The managed identity needs
+    ``DNS Zone Contributor`` on the zone, ``Reader`` on ``resource_group`` (external-dns lists the zones of that
+    group: kubernetes-sigs/external-dns docs/tutorials/azure.md, "Assign a role to the managed identity";
+    provider/azure/azure.go, ``NewListByResourceGroupPager``) and a federated credential for
     :func:`ExternalDns.service_account_subject`."""
 
     tenant_id: str
@@ -231,6 +283,13 @@ class AzureDnsProvider:
     """The resource group of the DNS zone."""
     client_id: str
     """The managed identity's client id."""
+    depends_on: tuple[cdktf.ITerraformDependable, ...] = ()
+    """What the release waits for on the cloud side (default none): the stack passes the federated credential
+    and what makes the identity's roles effective. Opaque to this layer: it only orders the release after them,
+    so external-dns does not start, fail to list zones, crash-loop and roll back the atomic release."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depends_on", tuple(self.depends_on))
 
     def azure_json(self) -> dict[str, Any]:
         """The ``azure.json`` external-dns reads: ids only, no credential."""
@@ -267,6 +326,7 @@ class ExternalDns(Construct):
         domain_filters: Sequence[str],
         txt_owner_id: str,
         azure: AzureDnsProvider,
+        resources: PlatformResources,
         namespace: str = "external-dns",
         policy: ExternalDnsPolicy = "sync",
         pod_security: PodSecurityLevel = "restricted",
@@ -274,13 +334,15 @@ class ExternalDns(Construct):
     ) -> None:
         """Required: ``chart`` (external-dns from https://kubernetes-sigs.github.io/external-dns/),
         ``domain_filters`` (the zones it may touch, at least one), ``txt_owner_id`` (usually the environment
-        name), ``azure`` (the DNS provider). ``namespace`` (default ``external-dns``). ``policy`` (default
+        name), ``azure`` (the DNS provider), ``resources`` (its ``external_dns`` entry). ``namespace`` (default
+        ``external-dns``). ``policy`` (default
         ``sync``: the zone is dedicated to the environment; ``upsert-only`` never deletes). ``pod_security``
         (default ``restricted``: the chart runs non-root, read-only, without capabilities). ``depends_on``
         (default none): what the namespace, and so everything here, waits for."""
         super().__init__(scope, id_)
         owner = "ExternalDns"
         chart = _check_chart(owner, chart)
+        resources = _check_resources(owner, resources)
         filters = [domain_filters] if isinstance(domain_filters, str) else list(domain_filters)
         if not filters or not all(
             isinstance(d, str) and (is_reference(d) or _FQDN.match(d)) for d in filters
@@ -326,6 +388,7 @@ class ExternalDns(Construct):
                 "annotations": {"azure.workload.identity/client-id": azure.client_id},
             },
             "podLabels": dict(WORKLOAD_IDENTITY_USE),
+            "resources": resources.external_dns.values(),
             "extraVolumes": [{"name": "azure-config-file", "configMap": {"name": config_name}}],
             "extraVolumeMounts": [
                 {"name": "azure-config-file", "mountPath": "/etc/kubernetes", "readOnly": True}
@@ -340,7 +403,8 @@ class ExternalDns(Construct):
             version=chart.version,
             namespace=self.namespace,
             values=values,
-            depends_on=[self.azure_config],
+            # The identity's federated credential and roles first (AzureDnsProvider.depends_on).
+            depends_on=[self.azure_config, *azure.depends_on],
         )
 
     @staticmethod

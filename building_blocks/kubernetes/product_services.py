@@ -44,6 +44,9 @@ class ServiceRelease:
     """Public host name served through the ingress controller. Default: none (no Ingress, e.g. a worker)."""
     values: Mapping[str, Any] = field(default_factory=dict)
     """Chart values merged over the standard ones (image, ingress, platform settings). Default: none."""
+    secrets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Kubernetes Secrets of this service alone: Secret name → key → Terraform reference (never a literal),
+    created in its namespace before its release — e.g. an integration's values from outside. Default: none."""
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +69,8 @@ class ProductServices(Construct):
     ``envFrom``.
 
     Exposes ``namespaces`` (name → :class:`Namespace`), ``settings`` (name → :class:`PlatformSettings`),
-    ``secrets`` (name → :class:`GlobalSecrets`, empty without secrets) and ``charts`` (service → HelmChart).
+    ``secrets`` (name → :class:`GlobalSecrets`, empty without secrets), ``service_secrets`` (service → Secret
+    name → :class:`GlobalSecrets`, a service's own) and ``charts`` (service → HelmChart).
     """
 
     def __init__(
@@ -119,10 +123,20 @@ class ProductServices(Construct):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"{owner} services name {duplicates} more than once; allowed: unique names")
+        secret_names = [(service.namespace, secret) for service in services for secret in service.secrets]
+        if secrets:
+            secret_names += [(namespace, "platform-secrets") for namespace in {s.namespace for s in services}]
+        clashes = sorted({f"{ns}/{name}" for ns, name in secret_names if secret_names.count((ns, name)) > 1})
+        if clashes:
+            raise ValueError(
+                f"{owner} Secret {clashes} made more than once; allowed: one Secret name per namespace "
+                "(platform-secrets is the global secrets')"
+            )
         self.namespaces: dict[str, Namespace] = {}
         self.settings: dict[str, PlatformSettings] = {}
         self.secrets: dict[str, GlobalSecrets] = {}
         self.charts: dict[str, HelmChart] = {}
+        self.service_secrets: dict[str, dict[str, GlobalSecrets]] = {}
         self.network_policies: dict[str, NetworkPolicies] = {}
         for ns_name in sorted({s.namespace for s in services}):
             namespace = Namespace(
@@ -170,6 +184,16 @@ class ProductServices(Construct):
                 depends.append(self.secrets[service.namespace].secret)
             if service.namespace in self.network_policies:
                 depends.extend(self.network_policies[service.namespace].policies)
+            own = self.service_secrets.setdefault(service.name, {})
+            for secret_name, secret_values in service.secrets.items():
+                own[secret_name] = GlobalSecrets(
+                    self,
+                    f"{service.name}-secret-{secret_name}",
+                    namespace=self.namespaces[service.namespace],
+                    values=secret_values,
+                    name=secret_name,
+                )
+                depends.append(own[secret_name].secret)
             self.charts[service.name] = HelmChart(
                 self,
                 service.name,
@@ -208,4 +232,10 @@ class ProductServices(Construct):
         if not isinstance(service.values, Mapping):
             raise ValueError(
                 f"{where} values = {type(service.values).__name__}; allowed: a mapping of typed Python data"
+            )
+        if not isinstance(service.secrets, Mapping) or not all(
+            isinstance(v, Mapping) and v for v in service.secrets.values()
+        ):
+            raise ValueError(
+                f"{where} secrets = {type(service.secrets).__name__}; allowed: Secret name → key → reference"
             )

@@ -1,13 +1,14 @@
 """``infra versions ...``: show, compare and change what runs where (see docs/versions.md).
 
 Read commands: ``show``, ``diff``, ``check``. Write commands (one file each, atomic, comments kept):
-``bump``, ``release``, ``lock``, ``unlock``, ``promote``, ``rollback``. Errors are one line and exit 2.
+``bump``, ``release``, ``lock``, ``unlock``, ``promote``, ``patch``, ``rollback``. Errors are one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from infra.versions.model import Release, describe_pin
@@ -89,11 +90,13 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _check(_: argparse.Namespace) -> int:
     from infra.registry import load_registry
-    from infra.versions.resolve import check_registry
+    from infra.versions.resolve import check_registry, check_release_files
 
     loader = Loader()
+    registry = load_registry()
+    check_release_files(registry, loader.directory)
     releases = loader.releases()
-    check_registry(releases, load_registry(), loader.directory)
+    check_registry(releases, registry, loader.directory)
     print(
         f"ok: {loader.catalog.source} ({len(loader.catalog.components)} components); releases of "
         f"{len(releases)} environments: {', '.join(releases)}"
@@ -102,11 +105,11 @@ def _check(_: argparse.Namespace) -> int:
 
 
 def _bump(args: argparse.Namespace) -> int:
-    from infra.versions.ops import bump
+    from infra.versions.ops import WARNING, bump
 
-    return _print(
-        bump(args.component, args.version, image_tag=args.image_tag, allow_downgrade=args.allow_downgrade)
-    )
+    for line in bump(args.component, args.version, image_tag=args.image_tag, allow_downgrade=args.allow_downgrade):
+        print(line, file=sys.stderr if line.startswith(WARNING) else sys.stdout)
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -127,10 +130,22 @@ def _unlock(args: argparse.Namespace) -> int:
     return _print(unlock(args.component, args.env))
 
 
+def _allow(args: argparse.Namespace) -> Any:
+    from infra.versions.ops import Allow
+
+    return Allow(removal=args.allow_removal, downgrade=args.allow_downgrade)
+
+
 def _promote(args: argparse.Namespace) -> int:
     from infra.versions.ops import promote
 
-    return _print(promote(args.source, args.target))
+    return _print(promote(args.source, args.target, allow=_allow(args)))
+
+
+def _patch(args: argparse.Namespace) -> int:
+    from infra.versions.ops import patch
+
+    return _print(patch(args.component, args.version, args.env, image_tag=args.image_tag))
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -142,14 +157,14 @@ def _init(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from infra.versions.history import rollback
 
-    return _print(rollback(args.environment))
+    return _print(rollback(args.environment, allow=_allow(args)))
 
 
 def register(subparsers: Any) -> None:
     """Add ``infra versions`` and its sub-commands."""
     versions = subparsers.add_parser(
         "versions",
-        help="component versions: show, diff, bump, release, lock, promote, rollback",
+        help="component versions: show, diff, bump, release, lock, promote, patch, rollback",
         description="What runs where: the catalog (versions/catalog.yaml) and one release file per "
         "environment (versions/releases/<env>.yaml). See docs/versions.md.",
     )
@@ -197,13 +212,33 @@ def register(subparsers: Any) -> None:
     ):
         parser = commands.add_parser(name, help=text)
         parser.add_argument("component")
-        parser.add_argument("--env", required=True, metavar="ENV", help="the environment (staging)")
+        parser.add_argument(
+            "--env",
+            required=True,
+            metavar="ENV",
+            help="an environment that lists its own versions (staging, production-*); not one that follows",
+        )
         parser.set_defaults(handler=handler)
 
     promote = commands.add_parser("promote", help="copy one environment's versions exactly into another")
     promote.add_argument("source", metavar="from-env")
     promote.add_argument("target", metavar="to-env")
+    _hazard_flags(promote)
     promote.set_defaults(handler=_promote)
+
+    patch = commands.add_parser(
+        "patch", help="move one component of staging or production to a newer patch release of its minor"
+    )
+    patch.add_argument("component")
+    patch.add_argument("version", help="exact chart version with the same major.minor, e.g. 4.13.9")
+    patch.add_argument("--env", required=True, metavar="ENV", help="an environment that lists its own versions")
+    patch.add_argument(
+        "--image-tag",
+        metavar="TAG",
+        help="image tag; default: the version for services and integrations, the chart's appVersion for "
+        "platform charts",
+    )
+    patch.set_defaults(handler=_patch)
 
     init = commands.add_parser("init", help="create the release file of a new environment, from its kind")
     init.add_argument("environment")
@@ -213,4 +248,13 @@ def register(subparsers: Any) -> None:
         "rollback", help="restore an environment's previous release file from git history"
     )
     rollback.add_argument("environment")
+    _hazard_flags(rollback)
     rollback.set_defaults(handler=_rollback)
+
+
+def _hazard_flags(parser: argparse.ArgumentParser) -> None:
+    """promote and rollback refuse removals and platform-chart downgrades unless the operator says so."""
+    parser.add_argument("--allow-removal", action="store_true",
+                        help="accept removing a component (its Helm release is uninstalled with what it created)")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="accept a lower version of a platform chart")

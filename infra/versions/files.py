@@ -27,8 +27,13 @@ RELEASES_DIR = "releases"
 
 
 def versions_dir() -> Path:
-    """The versions directory: ``$INFRA_VERSIONS_DIR`` or ``versions/`` at the repository root."""
-    return Path(os.environ.get(VERSIONS_DIR_VARIABLE) or VERSIONS_DIR)
+    """The versions directory: ``$INFRA_VERSIONS_DIR`` or ``versions/`` at the repository root. A variable
+    that names no folder is reported as itself (not as a missing catalog or release file)."""
+    named = os.environ.get(VERSIONS_DIR_VARIABLE)
+    if named and not Path(named).is_dir():
+        raise ConfigError(f"{VERSIONS_DIR_VARIABLE}={named}: no such folder; allowed: a folder holding "
+                          f"{CATALOG_FILE} and {RELEASES_DIR}/ (unset it for {display(VERSIONS_DIR)}/)")
+    return Path(named or VERSIONS_DIR)
 
 
 def catalog_path(directory: Path) -> Path:

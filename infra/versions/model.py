@@ -55,7 +55,7 @@ def check_version(value: Any, where: str) -> str:
     if not isinstance(value, str):
         hint = " written as a quoted string" if isinstance(value, int | float) else ""
         raise fail(where, value, VERSION_ALLOWED + hint)
-    if not _SEMVER.match(value):
+    if not _SEMVER.fullmatch(value):
         raise fail(where, value, VERSION_ALLOWED)
     return value
 
@@ -64,13 +64,13 @@ def check_image_tag(value: Any, where: str) -> str:
     if not isinstance(value, str):
         hint = " (write it as a quoted string)" if isinstance(value, int | float) else ""
         raise fail(where, value, IMAGE_TAG_ALLOWED + hint)
-    if value == "latest" or not _IMAGE_TAG.match(value):
+    if value == "latest" or not _IMAGE_TAG.fullmatch(value):
         raise fail(where, value, IMAGE_TAG_ALLOWED)
     return value
 
 
 def check_component_name(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _COMPONENT.match(value):
+    if not isinstance(value, str) or not _COMPONENT.fullmatch(value):
         raise fail(
             where, value, "a lowercase DNS label of at most 53 characters (it is the Helm release name)"
         )
@@ -78,12 +78,12 @@ def check_component_name(value: Any, where: str) -> str:
 
 
 def is_exact_version(value: str) -> bool:
-    return bool(_SEMVER.match(value))
+    return bool(_SEMVER.fullmatch(value))
 
 
 def version_key(value: str) -> tuple[Any, ...]:
     """Sort key in semver precedence (build metadata ignored, a pre-release sorts before its release)."""
-    match = _SEMVER.match(value)
+    match = _SEMVER.fullmatch(value)
     if match is None:
         raise ValueError(f"not an exact semantic version: {value!r}")
     major, minor, patch, pre, _build = match.groups()
@@ -121,16 +121,16 @@ class CatalogComponent:
         check_component_name(self.name, where)
         if self.kind not in COMPONENT_KINDS:
             raise fail(w("kind"), self.kind, ", ".join(COMPONENT_KINDS))
-        if not isinstance(self.chart, str) or not _CHART.match(self.chart):
+        if not isinstance(self.chart, str) or not _CHART.fullmatch(self.chart):
             raise fail(w("chart"), self.chart, "a chart name: lowercase letters, digits, '.', '_', '-'")
-        if not isinstance(self.repository, str) or not _REPOSITORY.match(self.repository):
+        if not isinstance(self.repository, str) or not _REPOSITORY.fullmatch(self.repository):
             raise fail(
                 w("repository"),
                 self.repository,
                 "https://<helm repository> or oci://<registry>/<path>, where the host may be {registry} "
                 "(the environment's container registry)",
             )
-        if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
+        if not isinstance(self.namespace, str) or not _NAMESPACE.fullmatch(self.namespace):
             raise fail(w("namespace"), self.namespace, "a Kubernetes namespace (lowercase DNS label)")
         check_version(self.version, w("version"))
         if self.image_tag is not None:
@@ -194,7 +194,7 @@ class ResolvedComponent:
         ``crnwtdev1a2b.azurecr.io``). ``registry`` may be None when :attr:`uses_registry` is False."""
         if not self.uses_registry:
             return self.repository
-        if not registry or not _LOGIN_SERVER.match(registry):
+        if not registry or not _LOGIN_SERVER.fullmatch(registry):
             raise ValueError(
                 f"component {self.name!r}: repository {self.repository!r} needs registry = a "
                 f"container registry login server such as 'crnwtdev1a2b.azurecr.io', got {registry!r}"

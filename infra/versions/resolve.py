@@ -47,6 +47,7 @@ from infra.versions.model import (
     check_image_tag,
     check_version,
     fail,
+    version_key,
 )
 
 if TYPE_CHECKING:
@@ -193,7 +194,31 @@ def _parse_entry(
             f"an image tag: {component.name} is a {component.kind} component "
             f"(write {{version: {version}, image_tag: <tag>}})",
         )
+    check_known_version(str(version), component, where)
     return Entry(version=str(version), image_tag=image_tag)
+
+
+def check_known_version(version: str, component: CatalogComponent, where: str) -> None:
+    """The catalog is the list of versions that exist: a pin names the catalog's latest or an older version,
+    written in the catalog's style (with or without a leading ``v``; Helm matches chart versions exactly). A
+    version newer than the catalog's latest has never been recorded as published (``infra versions bump``
+    records it); synthesis and ``infra versions check`` refuse it."""
+    latest = component.version
+    if version.startswith("v") != latest.startswith("v"):
+        style = "with" if latest.startswith("v") else "without"
+        raise fail(
+            f"{where}: version",
+            version,
+            f"a version written {style} a leading 'v', like the catalog's {latest} for {component.name} "
+            "(Helm matches chart versions exactly)",
+        )
+    if version_key(version) > version_key(latest):
+        raise fail(
+            f"{where}: version",
+            version,
+            f"{latest} or older: the catalog's latest {component.name} is {latest}, and a newer version is "
+            f"not known to exist (record it first: infra versions bump {component.name} {version})",
+        )
 
 
 def _parse_names(document: CommentedMap, key: str, source: str) -> tuple[str, ...]:
@@ -331,7 +356,8 @@ class Loader:
         if path not in self.overrides and not path.exists():
             known = ", ".join(self.environments()) or "none"
             raise ConfigError(
-                f"unknown environment {environment!r}: no release file {display(path)}; known: {known}"
+                f"unknown environment {environment!r}: no release file {display(path)}; known: {known} "
+                f"(a new environment gets its file with: infra versions init {environment})"
             )
         return path
 
@@ -399,10 +425,13 @@ class Loader:
             )
         known = self.environments()
         if file.follows not in known and release_path(self.directory, file.follows) not in self.overrides:
+            missing = display(release_path(self.directory, file.follows))
             raise fail(
                 f"{file.source}: follows",
                 file.follows,
-                f"'catalog' or an environment with a release file ({', '.join(known)})",
+                f"'catalog' or an environment with a release file ({', '.join(known)}); if {missing} was "
+                f"deleted, restore it (git checkout -- {missing}) or create it (infra versions init "
+                f"{file.follows})",
             )
         return self.release(file.follows, chain)
 
@@ -425,10 +454,27 @@ def load_release(environment: str, directory: Path | None = None) -> Release:
 
 def load_releases(registry: Registry | None = None, directory: Path | None = None) -> dict[str, Release]:
     """Every release, validated; with ``registry``, also checked against the environments it defines."""
-    releases = Loader(directory).releases()
+    loader = Loader(directory)
     if registry is not None:
-        check_registry(releases, registry, directory)
+        check_release_files(registry, loader.directory)
+    releases = loader.releases()
+    if registry is not None:
+        check_registry(releases, registry, loader.directory)
     return releases
+
+
+def check_release_files(registry: Registry, directory: Path | None = None) -> None:
+    """Every environment has its release file: checked first, so that a deleted file is reported as itself
+    and not as a problem of a file that follows it."""
+    directory = directory or versions_dir()
+    present = set(release_environments(directory))
+    for environment in (e.name for e in registry.environments):
+        if environment not in present:
+            path = display(release_path(directory, environment))
+            raise ConfigError(
+                f"environment {environment!r} has no release file {path}; every environment needs one: "
+                f"create it with `infra versions init {environment}` (or restore it: git checkout -- {path})"
+            )
 
 
 def check_registry(
@@ -441,9 +487,10 @@ def check_registry(
     names = [e.name for e in registry.environments]
     for environment in names:
         if environment not in releases:
+            path = display(release_path(directory, environment))
             raise ConfigError(
-                f"environment {environment!r} has no release file "
-                f"{display(release_path(directory, environment))}; every environment needs one"
+                f"environment {environment!r} has no release file {path}; every environment needs one: "
+                f"create it with `infra versions init {environment}` (or restore it: git checkout -- {path})"
             )
     for environment, release in releases.items():
         if environment not in names:
@@ -465,3 +512,18 @@ def check_registry(
                     f"environment {environment!r}; allowed: integrations only in enterprise "
                     "(customer-dedicated) environments"
                 )
+        # The two rules below are also the stack's (infra/stacks.py); here they fail before the provider import.
+        where = f"environment {environment!r} ({settings.source})"
+        specs = sorted(spec.component for spec in settings.integrations)
+        versions = sorted(c.name for c in release.components.values() if c.kind == "integration")
+        if specs != versions:
+            raise ConfigError(
+                f"{where}: field 'integrations' names {specs} but {release.source} runs the integration "
+                f"components {versions}; allowed: the same components in both (each integration's config "
+                "in the environment file, its version in the release file)"
+            )
+        if "external-dns" in release.components and not settings.has_azure_cluster:
+            raise ConfigError(
+                f"{release.source}: runs external-dns but environment {environment!r} (kind "
+                f"{settings.kind}) has no Azure DNS zone; allowed: exclude: [external-dns] in {release.source}"
+            )

@@ -286,7 +286,8 @@ def test_production_like_clusters_have_an_sla_zones_and_a_restricted_api_server(
         assert aks["sku_tier"] == "Standard", env.name
         assert aks["default_node_pool"]["zones"] == ["1", "2", "3"], env.name
         restricted = aks.get("api_server_access_profile", {}).get("authorized_ip_ranges")
-        assert aks["private_cluster_enabled"] or restricted == list(env.api_server_authorized_ip_ranges), (
+        assert aks["private_cluster_enabled"] or restricted == list(
+            registry.config.allowed_ip_ranges(env.api_server_authorized_ip_ranges)), (
             env.name
         )
         pool = next(iter(synthesized.resources(env.name, "azurerm_kubernetes_cluster_node_pool").values()))

@@ -166,6 +166,24 @@ def test_a_grant_principal_type_must_be_known():
         synth(lambda s: vault(s).grant_secrets_user("csi", "x", principal_type="Robot"))
 
 
+def test_data_plane_ready_waits_after_the_officer_assignment():
+    """issue #16 item 4: a time_sleep between the deployer's Secrets Officer assignment and the first secret
+    write, re-run when the assignment is replaced (its id is a trigger)."""
+    out = synth(vault)
+    (logical_id,) = resources(out, "azurerm_role_assignment")
+    sleep = only(out, "time_sleep")
+    assert sleep["create_duration"] == "600s"  # Key Vault's documented "up to 10 minutes (600 seconds)"
+    assert sleep["depends_on"] == [f"azurerm_role_assignment.{logical_id}"]
+    assert sleep["triggers"] == {"assignment_0": f"${{azurerm_role_assignment.{logical_id}.id}}"}
+    assert "destroy_duration" not in sleep
+
+
+@pytest.mark.parametrize("seconds", [0, 1801, True, "600"])
+def test_the_propagation_wait_must_be_a_sane_number_of_seconds(seconds):
+    with pytest.raises(ValueError, match=r"seconds = .*; allowed: an integer from 1 to 1800"):
+        synth(lambda s: vault(s, rbac_propagation_seconds=seconds))
+
+
 # --- in the composed environments ---------------------------------------------------------------------------
 
 
@@ -177,8 +195,12 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
         assert body["purge_protection_enabled"] is (env.kind != "dev"), env.name
         assert body["rbac_authorization_enabled"] is True
         assert body["network_acls"]["default_action"] == "Deny"
-        # The pipeline writes the generated secrets' backup here: its egress must be let in.
-        assert body["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ()) != [], env.name
+        # The pipeline writes the generated secrets' backup here: the deploy pool's egress must be let in
+        # (config/platform.toml [pipelines]), then the environment's own ranges.
+        expected = list(registry.config.allowed_ip_ranges(env.pipeline_ip_ranges or ()))
+        assert body["network_acls"]["ip_rules"] == expected, env.name
+        assert registry.config.agent_egress_ranges and expected[: len(registry.config.agent_egress_ranges)] == list(
+            registry.config.agent_egress_ranges), env.name
         if not env.has_azure_cluster:
             types = set(synthesized.stacks[env.name]["resource"])
             assert {"azurerm_resource_group", "azurerm_key_vault"} <= types
@@ -191,6 +213,26 @@ def test_every_environment_has_one_vault_and_external_ones_only_a_group_and_a_va
                 "azurerm_log_analytics_workspace",
                 "azurerm_monitor_diagnostic_setting",
             }
+
+
+def test_no_secret_is_written_before_the_officer_role_can_have_taken_effect(synthesized, registry):
+    """issue #16 item 4. azurerm's role assignment create returns once ARM returns the assignment five times in
+    a row (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/authorization/
+    role_assignment_resource.go:393-408), but Key Vault's data plane may refuse the role for up to 10 minutes,
+    and the secret create fails on that 403 (ForbiddenByRbac) without retrying
+    (internal/services/keyvault/key_vault_secret_resource.go:143-147, :186-220). So every Key Vault secret
+    depends on the time_sleep that depends on the officer assignment, and the stack pins the time provider."""
+    for env in registry.environments:
+        stack = synthesized.stacks[env.name]
+        assert stack["terraform"]["required_providers"]["time"] == {"source": "hashicorp/time",
+                                                                   "version": "0.13.1"}, env.name
+        (officer,) = [key for key, body in synthesized.resources(env.name, "azurerm_role_assignment").items()
+                      if body["role_definition_name"] == "Key Vault Secrets Officer"]
+        (sleep_id,) = [key for key, body in synthesized.resources(env.name, "time_sleep").items()
+                       if body["depends_on"] == [f"azurerm_role_assignment.{officer}"]]
+        secrets = synthesized.resources(env.name, "azurerm_key_vault_secret")
+        assert secrets, env.name
+        assert all(body["depends_on"] == [f"time_sleep.{sleep_id}"] for body in secrets.values()), env.name
 
 
 def test_every_vault_sends_its_audit_log_to_the_environments_workspace(synthesized, registry):
@@ -209,8 +251,9 @@ def test_every_vault_sends_its_audit_log_to_the_environments_workspace(synthesiz
 def test_cluster_environments_reach_the_vault_privately_and_grant_the_csi_identity(synthesized, registry):
     for env in (e for e in registry.environments if e.has_azure_cluster):
         vault = next(iter(synthesized.resources(env.name, "azurerm_key_vault").values()))
-        assert vault["network_acls"]["virtual_network_subnet_ids"] == []
-        assert vault["network_acls"]["ip_rules"] == list(env.pipeline_ip_ranges or ())
+        assert vault["network_acls"]["virtual_network_subnet_ids"] == list(registry.config.agent_subnet_ids)
+        expected = list(registry.config.allowed_ip_ranges(env.pipeline_ip_ranges or ()))
+        assert vault["network_acls"]["ip_rules"] == expected
         (endpoint,) = (
             body
             for key, body in synthesized.resources(env.name, "azurerm_private_endpoint").items()

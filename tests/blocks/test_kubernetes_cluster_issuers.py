@@ -21,6 +21,7 @@ from infra.versions import load_release
 from tests.blocks.kubernetes_helpers import (
     CERT_MANAGER,
     INGRESS,
+    SIZES,
     assert_hardened,
     new_stack,
     only,
@@ -58,7 +59,7 @@ def _releases(doc: dict) -> dict[str, tuple[str, dict]]:
 
 def _build(**overrides):
     stack = new_stack()
-    cert_manager = CertManager(stack, "cert_manager", chart=CERT_MANAGER)
+    cert_manager = CertManager(stack, "cert_manager", chart=CERT_MANAGER, resources=SIZES)
     props = {"chart": RAW, "email": EMAIL, "cert_manager": cert_manager, **overrides}
     return stack, ClusterIssuers(stack, "issuers", **props)
 
@@ -152,6 +153,7 @@ def _layer(**overrides):
         "region": "westeurope",
         "dns_domain": "lab.northwind.example",
         "platform": PLATFORM,
+        "resources": SIZES,
         "services": SERVICES,
         "registry": "registry.lab.example",
         "acme_email": EMAIL,

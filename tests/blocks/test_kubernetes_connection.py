@@ -81,9 +81,18 @@ def test_kubelogin_workload_identity():
 
 def test_kubelogin_rejects_an_unknown_login_mode():
     with pytest.raises(
-        ValueError, match=r"kubelogin login = 'devicecode'; allowed: azurecli, workloadidentity"
+        ValueError,
+        match=r"kubelogin login = 'devicecode'; allowed: azurecli, azurepipelines, workloadidentity or a "
+        r"Terraform reference to one",
     ):
         kubelogin(login="devicecode")  # type: ignore[arg-type]
+
+
+def test_kubelogin_login_mode_may_be_a_terraform_reference():
+    """The stacks pass a variable, so the pipeline selects azurepipelines without re-synthesizing."""
+    auth = kubelogin(login="${var.kubelogin_login_mode}")
+    assert auth.args[:3] == ("get-token", "--login", "${var.kubelogin_login_mode}")
+    assert kubelogin(login="azurepipelines").args[2] == "azurepipelines"
 
 
 def test_kubelogin_rejects_a_server_id_that_is_not_a_guid():

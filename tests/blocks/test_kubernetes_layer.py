@@ -16,11 +16,14 @@ from tests.blocks.kubernetes_helpers import (
     HOST,
     INGRESS,
     PEM,
+    SIZES,
     assert_hardened,
+    kubernetes_objects,
     new_stack,
     release_values,
     resources,
     synth,
+    waits_for,
 )
 
 PLATFORM = {"ingress-nginx": INGRESS, "cert-manager": CERT_MANAGER}
@@ -40,7 +43,7 @@ def _kubeconfig(stack):
 
 
 def _layer(stack, **overrides):
-    props = {"connection": _kubeconfig(stack), "platform": PLATFORM, **FACTS, **overrides}
+    props = {"connection": _kubeconfig(stack), "platform": PLATFORM, "resources": SIZES, **FACTS, **overrides}
     return KubernetesLayer(stack, "kubernetes", **props)
 
 
@@ -75,6 +78,7 @@ def test_layer_full_composition_on_a_kubeconfig_cluster():
         integration_versions={
             "sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")
         },
+        external_secrets={"sso-bridge-oidc-client-secret": secret},
     )
     doc = synth(stack)
     releases = {body["name"]: body for body in resources(doc, "helm_release").values()}
@@ -103,7 +107,8 @@ def test_layer_full_composition_on_a_kubeconfig_cluster():
         if cm["metadata"]["name"] == "platform-settings"
     ]
     assert len(settings) == 2  # product and integrations
-    assert len(resources(doc, "kubernetes_secret_v1")) == 1  # product only
+    secrets = {body["metadata"]["name"] for body in resources(doc, "kubernetes_secret_v1").values()}
+    assert secrets == {"platform-secrets", "sso-bridge-oidc"}  # product's; the integration's own
 
 
 def test_layer_namespaces_wait_for_the_given_dependencies():
@@ -113,6 +118,49 @@ def test_layer_namespaces_wait_for_the_given_dependencies():
     _layer(stack, depends_on=[prerequisite])
     for namespace in resources(synth(stack), "kubernetes_namespace_v1").values():
         assert namespace["depends_on"] == ["local.prerequisite"]
+
+
+def test_every_object_of_the_layer_waits_for_the_given_dependencies():
+    # GIVEN an opaque prerequisite (on AKS: the user node pool) and the fullest composition
+    stack = new_stack()
+    gate = cdktf.TerraformVariable(stack, "gate", type="string")
+    prerequisite = cdktf.TerraformLocal(stack, "prerequisite", gate.string_value)
+    secret = cdktf.TerraformVariable(stack, "api_key", type="string", sensitive=True).string_value
+    _layer(
+        stack,
+        platform={**PLATFORM, "external-dns": EXTERNAL_DNS},
+        external_dns=AZURE,
+        services=SERVICES,
+        registry="registry.lab.example",
+        secrets={"api-key": secret},
+        depends_on=[prerequisite],
+    )
+    doc = synth(stack)
+    # THEN every helm_release and kubernetes_* object is created after it (directly or through its namespace)
+    objects = kubernetes_objects(doc)
+    assert len(objects) > 15
+    assert [address for address in objects if "local.prerequisite" not in waits_for(doc, address)] == []
+
+
+@pytest.mark.parametrize(
+    ("service_type", "policy"), [("LoadBalancer", "Local"), ("NodePort", "Cluster")]
+)
+def test_layer_ingress_service_type(service_type, policy):
+    stack = new_stack()
+    _layer(stack, ingress_service_type=service_type)
+    (ingress,) = [b for b in resources(synth(stack), "helm_release").values() if b["name"] == "ingress-nginx"]
+    service = release_values(ingress)["controller"]["service"]
+    assert (service["type"], service["externalTrafficPolicy"]) == (service_type, policy)
+
+
+def test_layer_refuses_an_unknown_ingress_service_type():
+    with pytest.raises(ValueError, match="ingress_service_type = 'ClusterIP'; allowed: LoadBalancer, NodePort"):
+        _layer(new_stack(), ingress_service_type="ClusterIP")
+
+
+def test_layer_refuses_missing_resources():
+    with pytest.raises(ValueError, match="KubernetesLayer resources = None; allowed: a PlatformResources"):
+        _layer(new_stack(), resources=None)
 
 
 def test_layer_on_aks_style_connection():
@@ -150,6 +198,11 @@ def test_layer_refuses_a_provider_without_external_dns():
 def test_layer_refuses_services_without_a_registry():
     with pytest.raises(ValueError, match="registry = None with services"):
         _layer(new_stack(), services=SERVICES)
+
+
+def test_layer_refuses_values_from_outside_without_integrations():
+    with pytest.raises(ValueError, match=r"external_secrets \['x'\] without integrations"):
+        _layer(new_stack(), external_secrets={"x": "${var.x}"})
 
 
 def test_layer_refuses_integrations_in_a_product_namespace():

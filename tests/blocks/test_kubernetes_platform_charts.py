@@ -17,10 +17,12 @@ from tests.blocks.kubernetes_helpers import (
     CERT_MANAGER,
     EXTERNAL_DNS,
     INGRESS,
+    SIZES,
     assert_hardened,
     new_stack,
     only,
     release_values,
+    sized,
     synth,
 )
 
@@ -41,14 +43,14 @@ def _namespace_name(doc):
 
 def test_ingress_with_only_required_inputs():
     stack = new_stack()
-    IngressNginx(stack, "ingress", chart=INGRESS)
+    IngressNginx(stack, "ingress", chart=INGRESS, resources=SIZES)
     doc = synth(stack)
     release = only(doc, "helm_release")
     assert_hardened(release)
     assert (release["chart"], release["repository"], release["version"]) == (
         "ingress-nginx",
         "https://kubernetes.github.io/ingress-nginx",
-        "4.14.1",
+        "4.14.5",
     )
     assert _namespace_name(doc) == "ingress-nginx"
     controller = release_values(release)["controller"]
@@ -58,7 +60,16 @@ def test_ingress_with_only_required_inputs():
     assert controller["config"]["allow-snippet-annotations"] == "false"
     assert controller["config"]["server-tokens"] == "false"
     assert controller["config"]["ssl-protocols"] == "TLSv1.2 TLSv1.3"
-    assert controller["service"] == {"externalTrafficPolicy": "Local", "annotations": {}}
+    assert controller["service"] == {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "annotations": {}}
+    assert controller["resources"] == sized(101) == {
+        "requests": {"cpu": "101m", "memory": "101Mi"},
+        "limits": {"memory": "202Mi"},
+    }
+    assert controller["admissionWebhooks"] == {
+        "enabled": True,
+        "createSecretJob": {"resources": sized(102)},
+        "patchWebhookJob": {"resources": sized(102)},
+    }
     assert controller["ingressClassResource"] == {"name": "nginx", "enabled": True, "default": True}
     assert controller["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
 
@@ -66,31 +77,57 @@ def test_ingress_with_only_required_inputs():
 def test_ingress_single_replica_has_no_disruption_budget_and_gets_annotations():
     stack = new_stack()
     annotation = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"}
-    IngressNginx(stack, "ingress", chart=INGRESS, replicas=1, service_annotations=annotation)
+    IngressNginx(stack, "ingress", chart=INGRESS, resources=SIZES, replicas=1, service_annotations=annotation)
     controller = release_values(only(synth(stack), "helm_release"))["controller"]
     assert "minAvailable" not in controller and "topologySpreadConstraints" not in controller
     assert controller["service"]["annotations"] == annotation
 
 
+def test_ingress_as_a_node_port():
+    stack = new_stack()
+    ingress = IngressNginx(
+        stack, "ingress", chart=INGRESS, resources=SIZES, service_type="NodePort", external_traffic_policy="Cluster"
+    )
+    controller = release_values(only(synth(stack), "helm_release"))["controller"]
+    assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Cluster", "annotations": {}}
+    assert ingress.service_type == "NodePort"
+
+
+def test_ingress_refuses_an_unknown_service_type():
+    with pytest.raises(ValueError, match="IngressNginx service_type = 'ClusterIP'; allowed: LoadBalancer, NodePort"):
+        IngressNginx(new_stack(), "ingress", chart=INGRESS, resources=SIZES, service_type="ClusterIP")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("block", ["IngressNginx", "CertManager", "ExternalDns"])
+def test_every_platform_chart_requires_resources(block):
+    with pytest.raises(ValueError, match=rf"{block} resources = None; allowed: a PlatformResources"):
+        if block == "IngressNginx":
+            IngressNginx(new_stack(), "x", chart=INGRESS, resources=None)  # type: ignore[arg-type]
+        elif block == "CertManager":
+            CertManager(new_stack(), "x", chart=CERT_MANAGER, resources=None)  # type: ignore[arg-type]
+        else:
+            _external_dns(resources=None)
+
+
 def test_ingress_refuses_a_chart_that_is_not_a_chart_version():
     with pytest.raises(ValueError, match=r"IngressNginx chart = '4.14.1'"):
-        IngressNginx(new_stack(), "ingress", chart="4.14.1")  # type: ignore[arg-type]
+        IngressNginx(new_stack(), "ingress", chart="4.14.1", resources=SIZES)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("replicas", [0, 11, True])
 def test_ingress_refuses_replicas_out_of_bounds(replicas):
     with pytest.raises(ValueError, match=r"IngressNginx replicas = .*; allowed: an integer from 1 to 10"):
-        IngressNginx(new_stack(), "ingress", chart=INGRESS, replicas=replicas)
+        IngressNginx(new_stack(), "ingress", chart=INGRESS, resources=SIZES, replicas=replicas)
 
 
 def test_ingress_refuses_an_unknown_traffic_policy():
     with pytest.raises(ValueError, match="external_traffic_policy = 'Any'"):
-        IngressNginx(new_stack(), "ingress", chart=INGRESS, external_traffic_policy="Any")  # type: ignore[arg-type]
+        IngressNginx(new_stack(), "ingress", chart=INGRESS, resources=SIZES, external_traffic_policy="Any")  # type: ignore[arg-type]
 
 
 def test_ingress_refuses_non_string_annotations():
     with pytest.raises(ValueError, match="service_annotations 'a' = 1"):
-        IngressNginx(new_stack(), "ingress", chart=INGRESS, service_annotations={"a": 1})  # type: ignore[dict-item]
+        IngressNginx(new_stack(), "ingress", chart=INGRESS, resources=SIZES, service_annotations={"a": 1})  # type: ignore[dict-item]
 
 
 def test_ingress_refuses_an_unpinned_chart():
@@ -99,12 +136,13 @@ def test_ingress_refuses_an_unpinned_chart():
             new_stack(),
             "ingress",
             chart=ChartVersion(chart="ingress-nginx", version="latest", repository="https://x.example"),
+            resources=SIZES,
         )
 
 
 def test_ingress_refuses_the_default_namespace():
     with pytest.raises(ValueError, match="Namespace name = 'default' is reserved"):
-        IngressNginx(new_stack(), "ingress", chart=INGRESS, namespace="default")
+        IngressNginx(new_stack(), "ingress", chart=INGRESS, resources=SIZES, namespace="default")
 
 
 # --- CertManager ----------------------------------------------------------------------------------
@@ -112,11 +150,11 @@ def test_ingress_refuses_the_default_namespace():
 
 def test_cert_manager_with_only_required_inputs():
     stack = new_stack()
-    CertManager(stack, "cm", chart=CERT_MANAGER)
+    CertManager(stack, "cm", chart=CERT_MANAGER, resources=SIZES)
     doc = synth(stack)
     release = only(doc, "helm_release")
     assert_hardened(release)
-    assert release["version"] == "v1.19.1"
+    assert release["version"] == "v1.19.6"
     assert _namespace_name(doc) == "cert-manager"
     values = release_values(release)
     assert values["crds"] == {"enabled": True, "keep": True}
@@ -124,6 +162,10 @@ def test_cert_manager_with_only_required_inputs():
     assert values["global"]["leaderElection"]["namespace"] == "cert-manager"
     assert values["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
     assert "serviceAccount" not in values
+    assert values["resources"] == sized(103)
+    assert values["webhook"]["resources"] == sized(104)
+    assert values["cainjector"]["resources"] == sized(105)
+    assert values["startupapicheck"] == {"resources": sized(106)}
 
 
 def test_cert_manager_before_1_15_uses_install_crds():
@@ -132,6 +174,7 @@ def test_cert_manager_before_1_15_uses_install_crds():
         stack,
         "cm",
         chart=ChartVersion(chart="cert-manager", repository="https://charts.jetstack.io", version="v1.14.5"),
+        resources=SIZES,
     )
     values = release_values(only(synth(stack), "helm_release"))
     assert values["installCRDs"] is True and "crds" not in values
@@ -139,7 +182,7 @@ def test_cert_manager_before_1_15_uses_install_crds():
 
 def test_cert_manager_with_workload_identity():
     stack = new_stack()
-    CertManager(stack, "cm", chart=CERT_MANAGER, workload_identity_client_id=AZURE.client_id)
+    CertManager(stack, "cm", chart=CERT_MANAGER, resources=SIZES, workload_identity_client_id=AZURE.client_id)
     values = release_values(only(synth(stack), "helm_release"))
     assert values["serviceAccount"]["labels"] == {"azure.workload.identity/use": "true"}
     assert values["podLabels"] == {"azure.workload.identity/use": "true"}
@@ -147,17 +190,17 @@ def test_cert_manager_with_workload_identity():
 
 def test_cert_manager_refuses_a_client_id_that_is_not_a_guid():
     with pytest.raises(ValueError, match="workload_identity_client_id = 'me'"):
-        CertManager(new_stack(), "cm", chart=CERT_MANAGER, workload_identity_client_id="me")
+        CertManager(new_stack(), "cm", chart=CERT_MANAGER, resources=SIZES, workload_identity_client_id="me")
 
 
 def test_cert_manager_refuses_replicas_out_of_bounds():
     with pytest.raises(ValueError, match="CertManager replicas = 0"):
-        CertManager(new_stack(), "cm", chart=CERT_MANAGER, replicas=0)
+        CertManager(new_stack(), "cm", chart=CERT_MANAGER, resources=SIZES, replicas=0)
 
 
 def test_cert_manager_refuses_a_chart_that_is_not_a_chart_version():
     with pytest.raises(ValueError, match="CertManager chart = None"):
-        CertManager(new_stack(), "cm", chart=None)  # type: ignore[arg-type]
+        CertManager(new_stack(), "cm", chart=None, resources=SIZES)  # type: ignore[arg-type]
 
 
 # --- ExternalDns ----------------------------------------------------------------------------------
@@ -170,6 +213,7 @@ def _external_dns(**overrides):
         "domain_filters": ["dev.northwind.example"],
         "txt_owner_id": "dev",
         "azure": AZURE,
+        "resources": SIZES,
         **overrides,
     }
     ExternalDns(stack, "dns", **props)
@@ -188,6 +232,7 @@ def test_external_dns_with_only_required_inputs():
     assert values["serviceAccount"]["name"] == "external-dns"
     assert values["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": AZURE.client_id}
     assert values["podLabels"] == {"azure.workload.identity/use": "true"}
+    assert values["resources"] == sized(107)
     namespace = only(doc, "kubernetes_namespace_v1")["metadata"]
     assert namespace["name"] == "external-dns"
     assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"

@@ -8,7 +8,7 @@ import cdktf
 import pytest
 
 from building_blocks.kubernetes.helm_chart import ChartVersion
-from building_blocks.kubernetes.integration_specs import IntegrationSpec, SsoBridge
+from building_blocks.kubernetes.integration_specs import ExternalSecret, IntegrationSpec, SsoBridge
 from building_blocks.kubernetes.integrations import IntegrationServices
 from building_blocks.kubernetes.namespace import Namespace
 from building_blocks.kubernetes.platform_settings import GlobalSecrets, PlatformSettings
@@ -375,6 +375,13 @@ def test_integration_spec_base_needs_a_component():
         IntegrationSpec()
 
 
+SSO_VERSION = {"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")}
+
+
+def _client_secret(stack):
+    return cdktf.TerraformVariable(stack, "oidc_client_secret", type="string", sensitive=True).string_value
+
+
 def test_integration_services_with_only_required_inputs():
     stack = new_stack()
     IntegrationServices(
@@ -382,7 +389,8 @@ def test_integration_services_with_only_required_inputs():
         "integrations",
         integrations=[SSO],
         registry=REGISTRY,
-        versions={"sso-bridge": ChartVersion(chart="sso-bridge", version="0.9.3", image_tag="0.9.3")},
+        versions=SSO_VERSION,
+        external_secrets={"sso-bridge-oidc-client-secret": _client_secret(stack)},
         **FACTS,
     )
     doc = synth(stack)
@@ -399,7 +407,72 @@ def test_integration_services_with_only_required_inputs():
     assert values["image"]["tag"] == "0.9.3"
     assert only(doc, "kubernetes_namespace_v1")["metadata"]["name"] == "integrations"
     assert json.loads(only(doc, "kubernetes_config_map_v1")["data"]["COMPONENT_VERSIONS"])["api"] == "1.42.0"
-    assert resources(doc, "kubernetes_secret_v1") == {}
+    # no product secrets; only the Secret the chart reads its OIDC client secret from
+    ((secret_id, secret),) = resources(doc, "kubernetes_secret_v1").items()
+    assert secret["metadata"]["name"] == values["config"]["oidc"]["clientSecretRef"]["name"] == "sso-bridge-oidc"
+    assert secret["metadata"]["namespace"] == release["namespace"]
+    assert secret["data"] == {"client-secret": "${var.oidc_client_secret}"}
+    assert values["config"]["oidc"]["clientSecretRef"]["key"] == "client-secret"
+    assert f"kubernetes_secret_v1.{secret_id}" in release["depends_on"]  # no pod starts without it
+
+
+def test_sso_bridge_names_its_value_from_outside():
+    (external,) = SSO.external_secrets()
+    assert (external.secret_name, external.key, external.store_name) == (
+        "sso-bridge-oidc", "client-secret", "sso-bridge-oidc-client-secret"
+    )
+    assert "identity provider" in external.description
+
+
+def test_integration_services_refuse_a_missing_value_from_outside():
+    with pytest.raises(ValueError, match=r"integration 'sso-bridge' needs the value from outside "
+                                         r"'sso-bridge-oidc-client-secret' \(the OIDC client secret"):
+        IntegrationServices(new_stack(), "i", integrations=[SSO], versions=SSO_VERSION, registry=REGISTRY, **FACTS)
+
+
+def test_integration_services_refuse_a_value_no_integration_needs():
+    stack = new_stack()
+    with pytest.raises(ValueError, match=r"external_secrets \['typo'\] are needed by no integration; allowed: "
+                                         r"sso-bridge-oidc-client-secret"):
+        IntegrationServices(
+            stack, "i", integrations=[SSO], versions=SSO_VERSION, registry=REGISTRY,
+            external_secrets={"sso-bridge-oidc-client-secret": _client_secret(stack), "typo": "${x}"}, **FACTS,
+        )
+
+
+def test_integration_services_refuse_a_literal_value_from_outside():
+    with pytest.raises(ValueError, match=r"value of 'client-secret' is a literal \(str\); allowed: a Terraform "
+                                         r"reference only"):
+        IntegrationServices(
+            new_stack(), "i", integrations=[SSO], versions=SSO_VERSION, registry=REGISTRY,
+            external_secrets={"sso-bridge-oidc-client-secret": "hunter2"}, **FACTS,
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("secret_name", "Bad_Name", "field 'secret_name' = 'Bad_Name'"),
+        ("key", "a b", "field 'key' = 'a b'"),
+        ("store_name", "kv/secret", "field 'store_name' = 'kv/secret'; allowed: 1-127 lowercase"),
+        ("description", " ", "field 'description' = ' '"),
+    ],
+)
+def test_external_secret_refuses_bad_fields(field, value, message):
+    props = {"secret_name": "s", "key": "k", "store_name": "s-k", "description": "a value", field: value}
+    with pytest.raises(ValueError, match=message):
+        ExternalSecret(**props)
+
+
+def test_product_services_refuse_two_secrets_with_one_name_in_a_namespace():
+    stack = new_stack()
+    ref = _secret_ref(stack)
+    with pytest.raises(ValueError, match=r"Secret \['product/platform-secrets'\] made more than once"):
+        ProductServices(
+            stack, "p", registry=REGISTRY,
+            services=[ServiceRelease(name="api", chart=API, secrets={"platform-secrets": {"k": ref}})],
+            secrets={"api-key": ref}, **FACTS,
+        )
 
 
 def test_integration_services_refuse_a_missing_version():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from building_blocks.monitoring import LogAnalytics
@@ -120,3 +122,72 @@ def test_cluster_environments_send_vault_audit_and_aks_audit_logs(synthesized, r
                 {"category": "cluster-autoscaler"},
             ],
         }, env.name
+
+
+# --- container insights: a data collection rule and its association -----------------------------------------
+
+CLUSTER_ID = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks"
+
+
+def test_container_insights_stream_to_the_workspace_through_an_associated_rule():
+    """issue #16 item 3. azurerm's oms_agent block only sets the add-on's workspace id and useAADAuth
+    (hashicorp/terraform-provider-azurerm v4.55.0, internal/services/containers/kubernetes_addons.go:315-336); with
+    managed-identity auth the agent sends nothing until a data collection rule is associated with the cluster.
+    The shape follows Microsoft's Terraform example (microsoft/Docker-Provider,
+    scripts/onboarding/aks/onboarding-msi-terraform/main.tf): ContainerInsights extension -> workspace."""
+    out = synth(lambda s: workspace(s).collect_container_insights("aks", name="dcr-nwt-test-weu-aks",
+                                                                  cluster_id=CLUSTER_ID))
+    rule = only(out, "azurerm_monitor_data_collection_rule")
+    assert (rule["name"], rule["resource_group_name"], rule["location"]) == ("dcr-nwt-test-weu-aks", "rg",
+                                                                             "westeurope")
+    (destination,) = rule["destinations"]["log_analytics"]
+    assert destination["workspace_resource_id"].startswith("${azurerm_log_analytics_workspace.log_analytics_")
+    (flow,) = rule["data_flow"]
+    assert flow == {"streams": ["Microsoft-ContainerInsights-Group-Default"],
+                    "destinations": [destination["name"]]}
+    (extension,) = rule["data_sources"]["extension"]
+    assert (extension["extension_name"], extension["streams"]) == ("ContainerInsights", flow["streams"])
+    assert json.loads(extension["extension_json"]) == {"dataCollectionSettings": {
+        "interval": "1m", "namespaceFilteringMode": "Off", "enableContainerLogV2": True}}
+    association = only(out, "azurerm_monitor_data_collection_rule_association")
+    assert association["target_resource_id"] == CLUSTER_ID
+    assert association["name"] == "ContainerInsightsExtension"
+    assert association["data_collection_rule_id"].startswith("${azurerm_monitor_data_collection_rule.")
+
+
+@pytest.mark.parametrize(("interval", "message"), [("0m", r"interval = '0m'; allowed: '1m' to '30m'"),
+                                                   ("60s", r"interval = '60s'; allowed")])
+def test_container_insights_refuse_a_bad_interval(interval, message):
+    with pytest.raises(ValueError, match=message):
+        synth(lambda s: workspace(s).collect_container_insights("aks", name="dcr", cluster_id=CLUSTER_ID,
+                                                                interval=interval))
+
+
+def test_container_insights_refuse_a_second_use_of_an_id():
+    def build(stack):
+        logs = workspace(stack)
+        logs.collect_container_insights("aks", name="dcr-a", cluster_id=CLUSTER_ID)
+        logs.collect_container_insights("aks", name="dcr-b", cluster_id=CLUSTER_ID)
+
+    with pytest.raises(ValueError, match=r"id 'aks' is already used"):
+        synth(build)
+
+
+def test_every_cluster_sends_container_insights_to_its_own_workspace(synthesized, registry):
+    """Every AKS stack: oms_agent with managed-identity auth, and exactly one rule to its workspace associated
+    with its cluster (the docs' "container insights go to Log Analytics")."""
+    clusters = {env.name for env in registry.environments if env.has_azure_cluster}
+    assert clusters
+    for name in sorted(clusters):
+        (cluster_id, cluster), = synthesized.resources(name, "azurerm_kubernetes_cluster").items()
+        assert cluster["oms_agent"]["msi_auth_for_monitoring_enabled"] is True
+        (workspace_id, _), = synthesized.resources(name, "azurerm_log_analytics_workspace").items()
+        (rule_id, rule), = synthesized.resources(name, "azurerm_monitor_data_collection_rule").items()
+        workspace_ref = f"${{azurerm_log_analytics_workspace.{workspace_id}.id}}"
+        assert rule["destinations"]["log_analytics"][0]["workspace_resource_id"] == workspace_ref
+        assert cluster["oms_agent"]["log_analytics_workspace_id"] == workspace_ref
+        (association,) = synthesized.resources(name, "azurerm_monitor_data_collection_rule_association").values()
+        assert association["target_resource_id"] == f"${{azurerm_kubernetes_cluster.{cluster_id}.id}}"
+        assert association["data_collection_rule_id"] == f"${{azurerm_monitor_data_collection_rule.{rule_id}.id}}"
+    others = set(synthesized.stacks) - clusters
+    assert all(not synthesized.resources(n, "azurerm_monitor_data_collection_rule") for n in others)

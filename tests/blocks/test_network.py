@@ -80,12 +80,47 @@ def test_every_subnet_has_its_own_nsg_that_denies_the_rest_of_the_vnet():
     assert len(resources(out, "azurerm_subnet_network_security_group_association")) == 3
 
 
+def _probes_pass(group: dict) -> bool:
+    """Whether Azure load balancer health probes (source tag AzureLoadBalancer, 168.63.129.16) reach the subnet:
+    the first inbound rule, by priority, that matches that source must allow it. A rule sourced from the
+    VirtualNetwork tag matches it too: that tag includes "the virtual IP address of the host" (Azure docs,
+    virtual-network/service-tags-overview), the address the probes come from."""
+    matching = ("AzureLoadBalancer", "VirtualNetwork", "*")
+    for rule in sorted(group["security_rule"], key=lambda r: r["priority"]):
+        sources = rule.get("source_address_prefixes") or [rule.get("source_address_prefix")]
+        if rule["direction"] == "Inbound" and any(s in matching for s in sources):
+            return rule["access"] == "Allow"
+    return True  # Azure's default AllowAzureLoadBalancerInBound (65001) applies
+
+
+def test_every_nsg_lets_the_load_balancer_health_probes_in_ahead_of_its_vnet_deny():
+    """issue #12 defect 2: the deny at 4000 (source VirtualNetwork) came before Azure's default
+    AllowAzureLoadBalancerInBound (65001), so probes to the ingress controller's health check node port were
+    dropped. Every NSG now allows the AzureLoadBalancer tag just ahead of its deny."""
+    groups = children(synth(network), "azurerm_network_security_group", "network")
+    for key, group in groups.items():
+        assert _probes_pass(group), key
+        allow = rules_by_name(group)["allow-azure-load-balancer-inbound"]
+        assert (allow["access"], allow["source_address_prefix"], allow["priority"]) == (
+            "Allow",
+            "AzureLoadBalancer",
+            3900,
+        )
+
+
+def test_no_nsg_in_any_stack_shadows_the_load_balancer_probes(synthesized):
+    groups = synthesized.all_resources("azurerm_network_security_group")
+    assert groups  # the cluster environments have NSGs
+    assert [(stack, name) for stack, name, group in groups if not _probes_pass(group)] == []
+
+
 def test_postgres_accepts_5432_from_the_nodes_only_and_endpoints_443_from_the_nodes_only():
     groups = children(synth(network), "azurerm_network_security_group", "network")
     postgres = rules_by_name(groups["nsg_postgres"])
     assert {name: r["access"] for name, r in postgres.items()} == {
         "allow-postgres-from-nodes": "Allow",
         "allow-postgres-subnet": "Allow",
+        "allow-azure-load-balancer-inbound": "Allow",
         "deny-vnet-inbound": "Deny",
     }
     rule = postgres["allow-postgres-from-nodes"]
