@@ -1,6 +1,11 @@
-"""`infra versions ...` through the installed console script (.venv/bin/infra), on a copy of the fixture
-version files (tests/fixtures/versions: a frozen copy of versions/, so `infra versions bump` on the live files
-never changes what these tests expect).
+"""`infra versions ...` through the console script's entry point, on a copy of the fixture version files
+(tests/fixtures/versions: a frozen copy of versions/, so `infra versions bump` on the live files never changes
+what these tests expect).
+
+The commands run ``infra.cli.main`` in this process, with the variables, working directory and output streams a
+fresh `.venv/bin/infra` would get (a fresh process adds only the interpreter start-up, about 0.2 s a command and
+some 200 commands here); ``test_the_installed_console_script_runs_the_same_commands`` runs a success, a refusal and
+an argument error through the installed script itself.
 
 GIVEN a copy of the fixture version files (in a temporary git repository for rollback), WHEN a command runs,
 THEN it prints what it did and changes exactly one file keeping its comments, or it fails with one line, a
@@ -9,6 +14,8 @@ non-zero exit, no traceback, and every file byte-for-byte unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -31,6 +38,28 @@ class Run:
     err: str
 
 
+def run_in_process(argv: list[str], *, cwd: Path, variables: dict[str, str]) -> Run:
+    """``infra.cli.main(argv)`` with ``variables`` set, ``cwd`` as working directory and stdout/stderr captured;
+    everything restored afterwards. An argparse refusal (SystemExit) is an exit code, as in a process."""
+    from infra import cli
+
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.update(variables)
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(argv)
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
 @dataclass
 class Workspace:
     root: Path
@@ -42,17 +71,20 @@ class Workspace:
     def file(self, relative: str) -> Path:
         return self.versions / relative
 
-    def infra(self, *args: str) -> Run:
-        env = {**os.environ, "INFRA_VERSIONS_DIR": str(self.versions)}
-        result = subprocess.run(
-            [str(INFRA), "versions", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=self.root,
-            check=False,
-        )
-        return Run(result.returncode, result.stdout, result.stderr)
+    def infra(self, *args: str, fresh: bool = False) -> Run:
+        """``infra versions <args>``: ``infra.cli.main`` here, or with ``fresh`` the installed script."""
+        if fresh:
+            env = {**os.environ, "INFRA_VERSIONS_DIR": str(self.versions)}
+            result = subprocess.run(
+                [str(INFRA), "versions", *args],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=self.root,
+                check=False,
+            )
+            return Run(result.returncode, result.stdout, result.stderr)
+        return run_in_process(["versions", *args], cwd=self.root, variables={"INFRA_VERSIONS_DIR": str(self.versions)})
 
     def json(self, *args: str) -> dict:
         run = self.infra(*args, "--json")
@@ -96,6 +128,15 @@ def refused(ws: Workspace, *args: str, contains: str) -> str:
     assert contains in run.err, run.err
     assert ws.snapshot() == before
     return run.err
+
+
+def test_the_installed_console_script_runs_the_same_commands(ws: Workspace) -> None:
+    """The same commands as .venv/bin/infra in a fresh process: output, one-line refusals, exit codes."""
+    for args in (("show", "staging"), ("check",), ("show", "qa"), ("bump", "api", "1.43"), ("no-such-command",)):
+        here, there = ws.infra(*args), ws.infra(*args, fresh=True)
+        assert (here.code, here.out, here.err) == (there.code, there.out, there.err), args
+    assert [ws.infra(*args, fresh=True).code for args in (("check",), ("show", "qa"), ("bump", "api", "1.43"))] \
+        == [0, 2, 2]
 
 
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
