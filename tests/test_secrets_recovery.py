@@ -397,10 +397,11 @@ def test_a_provider_configured_from_a_resource_is_refused_and_dependents_are_lef
         provider_part(config, providers=("azurerm", "helm"))
 
 
-def test_recovery_imports_in_the_generated_directory_and_lists_what_is_still_missing(synthesized, built, fakes):
+def test_recovery_imports_in_the_generated_directory_and_lists_what_is_still_missing(synthesized, built, fakes,
+                                                                                     run_here):
     stack_dir = prepare_stack_dir(synthesized, fakes)
     (stack_dir / ".terraform.lock.hcl").write_text("# lock\n")
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
     work = Path(fakes["INFRA_OUTDIR"]) / "recovery" / "dev"
     dirs = terraform_dirs(fakes)
@@ -418,7 +419,8 @@ def test_recovery_imports_in_the_generated_directory_and_lists_what_is_still_mis
         assert f"  {address}\n" not in out  # imported: not listed as missing
 
 
-def test_after_a_failed_apply_only_the_key_vault_secrets_are_imported(synthesized, built, fakes):
+def test_after_a_failed_apply_only_the_key_vault_secrets_are_imported(synthesized, built, fakes,
+                                                                      run_here):
     """Key Vault deleted and an apply already ran: it recovered the vault, the random resources are still in
     state, and each secret create failed with "already exists". recover-state imports only the three secrets."""
     prepare_stack_dir(synthesized, fakes)
@@ -432,7 +434,7 @@ def test_after_a_failed_apply_only_the_key_vault_secrets_are_imported(synthesize
         resources.append({"mode": "managed", "type": kind, "name": name, "instances": [{"attributes": attributes}]})
     Path(fakes["FAKE_STATE"]).write_text(json.dumps({"version": 4, "serial": 3, "lineage": "l",
                                                      "resources": resources}))
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
     imported = [c[-2] for c in calls(fakes) if c[:2] == ["terraform", "import"]]
     assert imported == [kv for _, kv in generated(built, "dev").values()]
