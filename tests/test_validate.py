@@ -11,6 +11,7 @@ validation.StringInSlice of "standard", "premium").
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ import sys
 import pytest
 
 from infra import validate
-from tests.conftest import REPO_ROOT, stack_names
+from tests.conftest import REPO_ROOT, shared, stack_names
 from tests.test_bad_input import assert_one_line_error
 
 KEY_VAULT_SKU_MESSAGE = 'expected sku_name to be one of ["standard" "premium"], got platinum'
@@ -37,13 +38,31 @@ def _repository_status() -> list[str]:
                           capture_output=True, text=True, check=True).stdout.splitlines()
 
 
+def _stored(results: list[validate.Result]) -> list[dict]:
+    return [dataclasses.asdict(result) for result in results]
+
+
+def _loaded(stored: list[dict]) -> list[validate.Result]:
+    return [validate.Result(**{**r, "diagnostics": [validate.Diagnostic(**d) for d in r["diagnostics"]]})
+            for r in stored]
+
+
 @pytest.fixture(scope="session")
-def validated(synthesized, source) -> dict:
-    before = _repository_status()
-    results = validate.validate_stacks(synthesized.stacks, mode=source)
-    after = _repository_status()
-    print("\n" + validate.table(results))
-    return {"results": {r.name: r for r in results}, "repository": (before, after)}
+def validated(synthesized, source, tmp_path_factory) -> dict:
+    """Every stack validated once per session: with pytest-xdist the first worker to ask validates, the others
+    read its results (tests/conftest.py ``shared``)."""
+
+    def build(folder):
+        before = _repository_status()
+        results = validate.validate_stacks(synthesized.stacks, mode=source)
+        after = _repository_status()
+        print("\n" + validate.table(results))
+        (folder / "validated.json").write_text(json.dumps({"results": _stored(results),
+                                                           "repository": [before, after]}))
+
+    stored = json.loads((shared(tmp_path_factory, f"validate-{source.mode}", build) / "validated.json").read_text())
+    before, after = stored["repository"]
+    return {"results": {r.name: r for r in _loaded(stored["results"])}, "repository": (before, after)}
 
 
 def _azurerm_blocks(stack: dict) -> int:
@@ -65,10 +84,11 @@ def test_stack_passes_terraform_validate(validated, synthesized, source, name):
         assert (result.kept, result.replaced) == (validate.count_blocks(stack), 0)
 
 
-@pytest.fixture(scope="module")
-def doctored(synthesized, source):
+@pytest.fixture(scope="session")
+def doctored(synthesized, source, tmp_path_factory):
     """dev with two faults the provider and Terraform must find: a Key Vault sku_name outside the provider's
-    StringInSlice, and a tag that references an attribute the resource group's schema does not have. One run."""
+    StringInSlice, and a tag that references an attribute the resource group's schema does not have. One run
+    per session (shared by the xdist workers like ``validated``)."""
     stack = copy.deepcopy(synthesized.stacks["dev"])
     (logical_id, key_vault), = stack["resource"]["azurerm_key_vault"].items()
     key_vault["sku_name"] = "platinum"
@@ -76,7 +96,13 @@ def doctored(synthesized, source):
     (_, network), = stack["resource"]["azurerm_virtual_network"].items()
     network["tags"] = {**network.get("tags", {}),
                        "probe": "${azurerm_resource_group.resource_group.no_such_attribute}"}
-    results = validate.validate_stacks({"dev-doctored": stack}, mode=source, jobs=1)
+
+    def build(folder):
+        results = validate.validate_stacks({"dev-doctored": stack}, mode=source, jobs=1)
+        (folder / "doctored.json").write_text(json.dumps(_stored(results)))
+
+    results = _loaded(json.loads((shared(tmp_path_factory, f"validate-doctored-{source.mode}", build)
+                                  / "doctored.json").read_text()))
     return results[0], validate.report(results), f"azurerm_key_vault.{logical_id}"
 
 
