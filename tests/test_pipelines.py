@@ -460,6 +460,32 @@ def test_terraform_runs_as_the_environments_federated_service_connection(expansi
     assert problems == []
 
 
+
+def test_terraform_runs_without_azurerm_enhanced_validation_which_the_stacks_do_not_need(expansions, synthesized):
+    """azurerm's enhanced validation (on unless ARM_PROVIDER_ENHANCED_VALIDATION=false) makes every azurerm
+    provider list its subscription's resource providers when it is configured, even with
+    resource_provider_registrations = "none", and a 403 there is fatal (hashicorp/terraform-provider-azurerm
+    v4.55.0 internal/resourceproviders/registration.go:27-35, cache.go:52); in the parent zone's subscription the
+    pipeline identity has only DNS Zone Contributor on one NS record set. What else it validates the stacks do not
+    need: nothing is registered or named for registration (the provider list's other use), and every location is
+    one of the regions the environment definitions allow (what the Azure location list would have checked)."""
+    from building_blocks.naming import REGION_CODES
+
+    steps = [(case, step) for case, (pipeline, _) in expansions.items() for _job, step in terraform_steps(pipeline)]
+    assert len(steps) > len(CASES)
+    for case, step in steps:
+        assert (step.get("env") or {}).get("ARM_PROVIDER_ENHANCED_VALIDATION") == "false", (case, step["displayName"])
+    for name, stack in synthesized.stacks.items():
+        providers = stack["provider"]["azurerm"]
+        assert [p.get("resource_provider_registrations") for p in providers] == ["none"] * len(providers), name
+        assert not any(p.get("resource_providers_to_register") for p in providers), name
+        assert "azurerm_resource_provider_registration" not in stack.get("resource", {}), name
+        locations = [(f"{kind}.{type_}.{key}", body["location"]) for kind in ("resource", "data")
+                     for type_, items in stack.get(kind, {}).items() if type_.startswith("azurerm_")
+                     for key, body in items.items() if "location" in body]
+        assert locations, name
+        assert [(where, location) for where, location in locations if location not in REGION_CODES] == [], name
+
 def test_service_build_records_versions_only_from_main_and_never_for_pull_requests(expansions):
     pipeline, _ = expansions["service-build (example consumer)"]
     pr = {"Build.Reason": "PullRequest", "Build.SourceBranch": "refs/pull/7/merge"}
