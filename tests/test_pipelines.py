@@ -485,6 +485,9 @@ def test_terraform_runs_without_azurerm_enhanced_validation_which_the_stacks_do_
                      for key, body in items.items() if "location" in body]
         assert locations, name
         assert [(where, location) for where, location in locations if location not in REGION_CODES] == [], name
+    # The roles docs say the same: no role in the parent zone's subscription for the provider list.
+    security = (REPO_ROOT / "docs/security.md").read_text(encoding="utf-8")
+    assert "ARM_PROVIDER_ENHANCED_VALIDATION=false" in security and "subscriptions/providers/read" not in security
 
 def test_service_build_records_versions_only_from_main_and_never_for_pull_requests(expansions):
     pipeline, _ = expansions["service-build (example consumer)"]
