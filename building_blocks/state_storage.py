@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import cdktf
 from cdktf_cdktf_provider_azurerm.management_lock import ManagementLock
 from cdktf_cdktf_provider_azurerm.storage_account import (
     StorageAccount,
@@ -24,7 +25,11 @@ class StateStorage(Construct):
 
     Hardening: TLS 1.2 minimum, HTTPS only, no public blob access, shared access keys disabled (Entra ID only,
     and the portal defaults to it), infrastructure encryption, blob versioning, blob and container
-    soft-delete, a firewall that denies by default, and a ``CanNotDelete`` lock on the account.
+    soft-delete, a firewall that denies by default, and a ``CanNotDelete`` lock on the account. Every container
+    has ``prevent_destroy``: a change that would replace a container (and delete the state in it) fails the plan.
+    It cannot guard a container whose block leaves the configuration (Terraform forgets its lifecycle with it):
+    moving an environment to another region's account drops the old container from the bootstrap's state by
+    hand (docs/disaster-recovery.md, case 6).
 
     Attributes: ``account`` (the ``Resource``), ``containers`` (name → container), ``blob_service_id`` (the
     account's blob service, ``<account id>/blobServices/default``: where blob access logging is attached).
@@ -85,7 +90,8 @@ class StateStorage(Construct):
         self.blob_service_id = f"{self.account.id}/blobServices/default"
         self.containers = {
             name: StorageContainer(self, f"container-{name}", name=name, storage_account_id=self.account.id,
-                                   container_access_type="private")
+                                   container_access_type="private",
+                                   lifecycle=cdktf.TerraformResourceLifecycle(prevent_destroy=True))
             for name in containers
         }
         ManagementLock(self, "lock", name="do-not-delete-terraform-state", scope=self.account.id,

@@ -55,7 +55,7 @@ def build_app(registry: Registry, *, outdir: str | None = None,
     app = cdktf.App(outdir=outdir) if outdir else cdktf.App()
     with building_stack(registry.bootstrap.name, registry.bootstrap.source):
         BootstrapStack(app, settings=registry.bootstrap, config=registry.config,
-                       environments=[e.name for e in registry.environments])
+                       environments={e.name: e.location for e in registry.environments})
     for settings in registry.environments:
         with building_stack(settings.name, settings.source):
             EnvironmentStack(app, settings=settings, config=registry.config, release=releases[settings.name])

@@ -7,6 +7,7 @@ definitions of its own beyond providers and the backend. Data flows one way: set
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -37,7 +38,7 @@ from building_blocks.kubernetes.helm_chart import ChartVersion
 from building_blocks.kubernetes.layer import KubernetesLayer
 from building_blocks.kubernetes.platform_charts import AzureDnsProvider, ExternalDns
 from building_blocks.monitoring import LogAnalytics
-from building_blocks.naming import Namer, dns_zone_name, resource_name
+from building_blocks.naming import Namer, dns_zone_name, region_code, resource_name
 from building_blocks.network import Network
 from building_blocks.operator_secrets import OperatorSecret, OperatorSecrets
 from building_blocks.postgres import PostgresServer
@@ -49,7 +50,7 @@ from infra.errors import ConfigError
 from infra.platform_config import PlatformConfig
 from infra.preflight import TERRAFORM_REQUIRED_VERSION  # every stack's required_version (`make deploy` checks it)
 from infra.settings import BootstrapSettings, EnvironmentSettings
-from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location
+from infra.state import STATE_ENVIRONMENT, state_account, state_container, state_location, state_regions
 from infra.versions import COMPONENT_KINDS, Release
 
 
@@ -92,7 +93,9 @@ class EnvironmentStack(cdktf.TerraformStack):
         self.settings = settings
         self.release = release
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
-        location = state_location(config, settings.name)
+        # The state account of the environment's own region (infra/state.py): a region's loss stops only that
+        # region's environments.
+        location = state_location(config, settings.name, region=settings.location)
         cdktf.AzurermBackend(
             self,
             resource_group_name=location.resource_group_name,
@@ -463,15 +466,17 @@ STATE_BLOB_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
 
 
 class BootstrapStack(cdktf.TerraformStack):
-    """The Terraform state storage and its access log. Local backend by design: it creates what the remote
-    backends need."""
+    """The Terraform state storage and its access log, one account per region (infra/state.py). Local backend
+    by design: it creates what the remote backends need."""
 
     # Relative to the stack's working directory cdktf.out/stacks/bootstrap: the state file lands in the
     # repository's git-ignored bootstrap-state/ folder, outside cdktf.out, so re-synthesizing never deletes it.
     LOCAL_STATE_PATH = "../../../bootstrap-state/terraform.tfstate"
 
     def __init__(self, scope: Construct, *, settings: BootstrapSettings, config: PlatformConfig,
-                 environments: list[str]) -> None:
+                 environments: Mapping[str, str]) -> None:
+        """``environments``: environment name → its region. Each region with an environment gets a state
+        account holding the containers of its environments (infra/state.py)."""
         super().__init__(scope, settings.name)
         self.add_override("terraform.required_version", TERRAFORM_REQUIRED_VERSION)
         cdktf.LocalBackend(self, path=self.LOCAL_STATE_PATH)
@@ -485,30 +490,38 @@ class BootstrapStack(cdktf.TerraformStack):
         # setting, and its containers (storage_account_id) go through ARM, so nothing here needs the data plane.
         _azurerm_provider(self, subscription_id=subscription_id, tenant_id=config.tenant_id, purge_protection=True,
                           storage_data_plane=False)
-        group_name, account_name = state_account(config)
-        group = ResourceGroup(self, "resource_group", name=group_name, location=config.state_location)
-        self.storage = StateStorage(
-            self, "state",
-            resource_group_name=group.name,
-            location=config.state_location,
-            account_name=account_name,
-            containers=[state_container(name) for name in environments],
-            soft_delete_retention_days=settings.soft_delete_retention_days,
-            replication_type=settings.replication_type,
-            allowed_ip_ranges=list(config.allowed_ip_ranges(settings.allowed_ip_ranges)),
-            allowed_subnet_ids=list(config.agent_subnet_ids),
-        )
-        # Who read, wrote or deleted which state blob: the blob service's resource logs go to a workspace of
-        # the bootstrap's own (docs/security.md). Entra ID authentication shows the caller's object id.
-        names = {"workload": config.workload, "environment": STATE_ENVIRONMENT, "region": config.state_location,
-                 "instance": "tfstate"}
-        self.log_analytics = LogAnalytics(
-            self, "log_analytics", name=resource_name("log_analytics_workspace", **names),
-            resource_group_name=group.name, location=config.state_location,
-            retention_in_days=settings.log_retention_days)
-        self.blob_access_log = self.log_analytics.collect(
-            "state_blobs", name=resource_name("diagnostic_setting", **names),
-            target_resource_id=self.storage.blob_service_id, categories=list(STATE_BLOB_LOG_CATEGORIES))
+        self.storages: dict[str, StateStorage] = {}
+        self.blob_access_logs: dict[str, cdktf.TerraformResource] = {}
+        for region in state_regions(config, environments.values()):
+            # The primary keeps the construct ids it always had, so its resources keep their Terraform addresses
+            # in the bootstrap's state (a new address would plan to replace the locked state account).
+            suffix = "" if region == config.state_location else f"_{region_code(region)}"
+            group_name, account_name = state_account(config, region)
+            group = ResourceGroup(self, f"resource_group{suffix}", name=group_name, location=region)
+            storage = StateStorage(
+                self, f"state{suffix}",
+                resource_group_name=group.name,
+                location=region,
+                account_name=account_name,
+                containers=[state_container(name) for name, where in environments.items() if where == region],
+                soft_delete_retention_days=settings.soft_delete_retention_days,
+                replication_type=settings.replication_type,
+                allowed_ip_ranges=list(config.allowed_ip_ranges(settings.allowed_ip_ranges)),
+                allowed_subnet_ids=list(config.agent_subnet_ids),
+            )
+            # Who read, wrote or deleted which state blob: the blob service's resource logs go to a workspace of
+            # the bootstrap's own in the same region (docs/security.md). Entra ID authentication shows the
+            # caller's object id.
+            names = {"workload": config.workload, "environment": STATE_ENVIRONMENT, "region": region,
+                     "instance": "tfstate"}
+            log_analytics = LogAnalytics(
+                self, f"log_analytics{suffix}", name=resource_name("log_analytics_workspace", **names),
+                resource_group_name=group.name, location=region,
+                retention_in_days=settings.log_retention_days)
+            self.blob_access_logs[region] = log_analytics.collect(
+                "state_blobs", name=resource_name("diagnostic_setting", **names),
+                target_resource_id=storage.blob_service_id, categories=list(STATE_BLOB_LOG_CATEGORIES))
+            self.storages[region] = storage
         cdktf.Aspects.of(self).add(StandardTags(standard_tags(
             environment=STATE_ENVIRONMENT, owner=config.owner, cost_centre=config.cost_centre,
             repository=config.repository)))

@@ -774,9 +774,11 @@ def test_every_allow_list_derives_from_the_platform_config(tmp_path):
     build_app(registry, outdir=str(tmp_path / "out")).synth()
     stacks = {n: json.loads((tmp_path / "out/stacks" / n / "cdk.tf.json").read_text()) for n in registry.stack_names}
     checked = 0
-    (account,) = stacks["bootstrap"]["resource"]["azurerm_storage_account"].values()
-    assert account["network_rules"]["ip_rules"][0] == "198.18.7.0/29"
-    assert account["network_rules"]["virtual_network_subnet_ids"] == [subnet]
+    accounts = stacks["bootstrap"]["resource"]["azurerm_storage_account"].values()
+    assert len(accounts) >= 2  # one state account per region with an environment
+    for account in accounts:
+        assert account["network_rules"]["ip_rules"][0] == "198.18.7.0/29"
+        assert account["network_rules"]["virtual_network_subnet_ids"] == [subnet]
     for name, stack in stacks.items():
         resources = stack.get("resource", {})
         for vault in resources.get("azurerm_key_vault", {}).values():

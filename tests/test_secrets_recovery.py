@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from building_blocks.secret_catalog import SECRET_NAMES, PasswordPolicy, RandomBytesPolicy
+from infra.recovery.import_config import ImportConfigError, managed_addresses, provider_part
 from infra.recovery.state_recovery import SecretRecord, reconcile_state
 from tests.conftest import REPO_ROOT
 
@@ -39,17 +42,22 @@ print(json.dumps({"id": f"https://{vault}.vault.azure.net/secrets/{name}/0123abc
                   "value": values[name], "contentType": content_types[name]}))
 '''
 
-# Records imports; "state pull" returns what `terraform import` of the random provider leaves behind (no
-# keepers, minimum counts 0, override_special null), "state push -" stores stdin.
+# Records every call and its working directory; "init" needs a configuration there; "state pull" returns what
+# `terraform import` of the random provider leaves behind (no keepers, minimum counts 0, override_special null),
+# "state push -" stores stdin.
 FAKE_TERRAFORM = '''
 import base64, json, os, sys
 args = sys.argv[1:]
 log_file, state_file = os.environ["FAKE_LOG"], os.environ["FAKE_STATE"]
 with open(log_file, "a") as log:
     log.write(json.dumps(["terraform", *args]) + "\\n")
+with open(log_file + ".cwd", "a") as log:
+    log.write(json.dumps([args[0], os.getcwd()]) + "\\n")
 state = json.load(open(state_file)) if os.path.exists(state_file) else {
     "version": 4, "serial": 1, "lineage": "l", "resources": []}
-if args[:2] == ["state", "list"]:
+if args[0] == "init":
+    assert os.path.exists("main.tf.json"), "init without a configuration"
+elif args[:2] == ["state", "list"]:
     for r in state["resources"]:
         print(f"{r['type']}.{r['name']}")
 elif args[0] == "import":
@@ -105,6 +113,12 @@ def calls(env: dict[str, str]) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
+def terraform_dirs(env: dict[str, str]) -> list[tuple[str, Path]]:
+    """(terraform sub-command, working directory) of every terraform run."""
+    log = Path(env["FAKE_LOG"] + ".cwd")
+    return [(c, Path(d)) for c, d in map(json.loads, log.read_text().splitlines())] if log.exists() else []
+
+
 def run_infra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(INFRA), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -132,6 +146,8 @@ def test_dry_run_prints_vault_secrets_and_redacted_imports_and_calls_nothing(syn
         assert f"terraform import {random_address} <redacted>" in out
         assert f"terraform import {kv_address} https://" in out
     assert "state push -" in out
+    assert "terraform working directory: " in out and "recovery/dev (written from" in out
+    assert "the azurerm, random, time providers only, the stack's own backend" in out
     assert calls(fakes) == []  # neither az nor terraform ran
     assert not Path(fakes["INFRA_OUTDIR"]).exists()  # nothing written
 
@@ -144,8 +160,9 @@ def test_dry_run_of_an_unknown_environment_is_one_line(fakes):
 
 
 def prepare_stack_dir(synthesized, env: dict[str, str], env_name: str = "dev") -> Path:
+    """What `make synth` leaves: the stack's cdk.tf.json (no `terraform init` needed any more)."""
     stack_dir = Path(env["INFRA_OUTDIR"]) / "stacks" / env_name
-    (stack_dir / ".terraform").mkdir(parents=True)
+    stack_dir.mkdir(parents=True)
     (stack_dir / "cdk.tf.json").write_text(json.dumps(synthesized.stacks[env_name]))
     return stack_dir
 
@@ -188,7 +205,8 @@ def test_a_second_run_skips_what_is_in_state_and_pushes_nothing(synthesized, fak
     result = run_infra(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("already in state, skipped") == len(SECRET_NAMES)
-    assert [c[:3] for c in calls(fakes)] == [["terraform", "state", "list"], ["terraform", "state", "pull"]]
+    assert [c[:3] for c in calls(fakes)] == [["terraform", "init", "-input=false"], ["terraform", "state", "list"],
+                                             ["terraform", "state", "pull"]]
 
 
 def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synthesized, fakes):
@@ -203,10 +221,10 @@ def test_a_value_that_does_not_fit_the_policy_is_refused_without_showing_it(synt
     assert not any(c[:2] == ["terraform", "import"] for c in calls(fakes))
 
 
-def test_recovery_needs_an_initialized_stack_directory(fakes):
+def test_recovery_needs_the_synthesized_stack(fakes):
     result = run_infra(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and "cdk.tf.json not found; run `make synth`" in result.stderr
+    assert result.stderr.startswith("error: ") and "cdk.tf.json not found; run `make synth` first" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert calls(fakes) == []
 
@@ -250,3 +268,220 @@ def test_reconcile_state_copies_configuration_and_bumps_the_serial_once():
     assert state["resources"][2]["instances"][0]["attributes"] == {}
     assert state["serial"] == 8
     assert reconcile_state(state, config, [record, key]) == [] and state["serial"] == 8
+
+
+# --- blocker 1: the imports run where only azurerm, random and time are configured ---------------------------
+# Terraform v1.11.4 internal/terraform/node_provider.go: on the import walk every provider of the configuration is
+# configured with verifyConfigIsKnown=true ("Invalid provider configuration … depends on values that cannot be
+# determined until apply"); evaluate.go gives a resource that is not in state an unknown value on that walk. The
+# helm and kubernetes providers of an AKS stack are configured from azurerm_kubernetes_cluster, which an empty
+# state does not hold, so no import can run in the stack directory itself.
+
+AKS_ENVIRONMENTS = ["dev", "staging", "production-weu", "production-neu", "enterprise-contoso"]
+SECRET_ENVIRONMENTS = [*AKS_ENVIRONMENTS, "onprem"]
+
+
+def import_targets(synthesized, env_name: str) -> list[str]:
+    return [a for pair in generated(synthesized, env_name).values() for a in pair]
+
+
+@pytest.mark.parametrize("env_name", AKS_ENVIRONMENTS)
+def test_the_stack_itself_cannot_import_its_providers_depend_on_the_cluster(synthesized, env_name):
+    """The blocker as Terraform sees it: with every provider of the stack kept, a provider is configured from
+    the cluster resource, which is unknown while importing into an empty state."""
+    with pytest.raises(ImportConfigError, match=r"provider '(helm|kubernetes)' is configured from "
+                                                r"azurerm_kubernetes_cluster\.aks_"):
+        provider_part(synthesized.stacks[env_name], providers=("azurerm", "random", "time", "helm", "kubernetes"))
+
+
+@pytest.mark.parametrize("env_name", SECRET_ENVIRONMENTS)
+def test_the_import_configuration_has_only_azurerm_and_random_known_providers_and_the_same_backend(
+        synthesized, env_name):
+    stack = synthesized.stacks[env_name]
+    part = provider_part(stack, required=import_targets(synthesized, env_name))
+    assert set(part["provider"]) <= {"azurerm", "random", "time"} and {"azurerm", "random"} <= set(part["provider"])
+    assert set(part["terraform"]["required_providers"]) == set(part["provider"])
+    assert part["terraform"]["backend"] == stack["terraform"]["backend"]  # imports land in the env's own state
+    assert "${" not in json.dumps(part["provider"])  # every provider configuration is a literal
+    kept = set(managed_addresses(part))
+    assert set(import_targets(synthesized, env_name)) <= kept
+    assert not any(a.startswith(("helm_", "kubernetes_")) for a in kept)
+    # every Azure resource of the stack can be imported there too ("import the rest"), the cluster included
+    azure = {a for a in managed_addresses(stack) if a.startswith("azurerm_")}
+    assert azure <= kept, sorted(azure - kept)
+
+
+@pytest.mark.parametrize("env_name", SECRET_ENVIRONMENTS)
+def test_the_import_configuration_initialises_and_validates_with_real_terraform(synthesized, env_name, tmp_path):
+    """terraform init + validate (infra.validate: the mirror's azurerm provider here, the registry elsewhere) of
+    the directory recover-state writes. A block the cut leaves out but a kept one refers to fails here as
+    "Reference to undeclared resource"."""
+    from infra.validate import terraform_validate
+
+    part = provider_part(synthesized.stacks[env_name], required=import_targets(synthesized, env_name))
+    result = terraform_validate(part, name=f"{env_name}-import", workdir=tmp_path / "validate")
+    assert result.valid, [str(d) for d in result.errors]
+    assert result.kept > len(import_targets(synthesized, env_name)) // 2
+
+
+def test_a_provider_configured_from_a_resource_is_refused_and_dependents_are_left_out():
+    config = {
+        "terraform": {"backend": {"azurerm": {"key": "x.tfstate"}},
+                      "required_providers": {"azurerm": {"source": "azurerm"}, "helm": {"source": "helm"}}},
+        "provider": {"azurerm": [{"features": [{}]}],
+                     "helm": [{"kubernetes": {"host": "${azurerm_kubernetes_cluster.aks.kube_config[0].host}"}}]},
+        "resource": {
+            "azurerm_kubernetes_cluster": {"aks": {"name": "aks-x"}},
+            "helm_release": {"r": {"name": "r"}},
+            "azurerm_role_assignment": {"after_chart": {"scope": "x", "depends_on": ["helm_release.r"]},
+                                        "plain": {"scope": "${azurerm_kubernetes_cluster.aks.id}"}},
+        },
+        "variable": {"unused": {"type": "string"}},
+        "output": {"host": {"value": "${azurerm_kubernetes_cluster.aks.fqdn}"}},
+        "import": [{"to": "azurerm_kubernetes_cluster.aks", "id": "/subscriptions/x"},
+                   {"to": "helm_release.r", "id": "a/r"}],
+    }
+    part = provider_part(config)
+    assert managed_addresses(part) == ["azurerm_kubernetes_cluster.aks", "azurerm_role_assignment.plain"]
+    assert part["import"] == [{"to": "azurerm_kubernetes_cluster.aks", "id": "/subscriptions/x"}]
+    assert "variable" not in part and "output" not in part and list(part["provider"]) == ["azurerm"]
+    with pytest.raises(ImportConfigError, match=r"azurerm_role_assignment\.after_chart cannot be imported with "
+                                                r"the azurerm, random, time providers alone: it refers to "
+                                                r"helm_release\.r, which is left out because its provider 'helm'"):
+        provider_part(config, required=["azurerm_role_assignment.after_chart"])
+    with pytest.raises(ImportConfigError, match=r"provider 'helm' is configured from azurerm_kubernetes_cluster\.aks"):
+        provider_part(config, providers=("azurerm", "helm"))
+
+
+def test_recovery_imports_in_the_generated_directory_and_lists_what_is_still_missing(synthesized, fakes):
+    stack_dir = prepare_stack_dir(synthesized, fakes)
+    (stack_dir / ".terraform.lock.hcl").write_text("# lock\n")
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 0, result.stderr
+    work = Path(fakes["INFRA_OUTDIR"]) / "recovery" / "dev"
+    dirs = terraform_dirs(fakes)
+    assert dirs[0] == ("init", work)
+    assert {d for _, d in dirs} == {work}  # init, state list, every import, pull and push: never the stack dir
+    written = json.loads((work / "main.tf.json").read_text())
+    assert written == json.loads(json.dumps(provider_part(synthesized.stacks["dev"])))
+    assert (work / ".terraform.lock.hcl").read_text() == "# lock\n"
+    out = result.stdout
+    (cluster,) = synthesized.resources("dev", "azurerm_kubernetes_cluster")
+    azure_part, _, kubernetes_part = out.partition("once the cluster is in state")
+    assert f"  azurerm_kubernetes_cluster.{cluster}\n" in azure_part
+    assert "helm_release." not in azure_part and "helm_release." in kubernetes_part
+    for address in import_targets(synthesized, "dev"):
+        assert f"  {address}\n" not in out  # imported: not listed as missing
+
+
+def test_after_a_failed_apply_only_the_key_vault_secrets_are_imported(synthesized, fakes):
+    """Key Vault deleted and an apply already ran: it recovered the vault, the random resources are still in
+    state, and each secret create failed with "already exists". recover-state imports only the three secrets."""
+    prepare_stack_dir(synthesized, fakes)
+    config = synthesized.stacks["dev"]["resource"]
+    resources = []
+    for random_address, _ in generated(synthesized, "dev").values():
+        kind, name = random_address.split(".")
+        attributes = {**config[kind][name], "result": "kept"}
+        if "numeric" in attributes:
+            attributes["number"] = attributes["numeric"]  # the deprecated alias the provider keeps in state
+        resources.append({"mode": "managed", "type": kind, "name": name, "instances": [{"attributes": attributes}]})
+    Path(fakes["FAKE_STATE"]).write_text(json.dumps({"version": 4, "serial": 3, "lineage": "l",
+                                                     "resources": resources}))
+    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    assert result.returncode == 0, result.stderr
+    imported = [c[-2] for c in calls(fakes) if c[:2] == ["terraform", "import"]]
+    assert imported == [kv for _, kv in generated(synthesized, "dev").values()]
+    assert ["terraform", "state", "push", "-"] not in calls(fakes)  # the random resources were already right
+
+
+# --- docs/disaster-recovery.md: the commands as the tools accept them ----------------------------------------
+
+RUNBOOK = REPO_ROOT / "docs" / "disaster-recovery.md"
+
+
+def _shell_snippets(markdown: str) -> list[str]:
+    """Every inline code span and fenced block line, in document order, backslash continuations joined."""
+    snippets = []
+    for match in re.finditer(r"```(?:sh|bash)?\n(.*?)```|`([^`]+)`", markdown, flags=re.S):
+        if match.group(1) is not None:
+            snippets += match.group(1).replace("\\\n", " ").splitlines()
+        else:
+            snippets.append(match.group(2).replace("\n", " "))
+    return snippets
+
+
+def _without_substitutions(text: str) -> str:
+    """`$(…)` (nested too) replaced by a placeholder word: its inside is another command."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith("$(", i):
+            if depth == 0:
+                out.append("SUBST")
+            depth, i = depth + 1, i + 2
+            continue
+        if depth and text[i] == "(":
+            depth += 1
+        elif depth and text[i] == ")":
+            depth -= 1
+        elif not depth:
+            out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def runbook_commands(tool: str) -> list[list[str]]:
+    """The argument lists of every `tool …` command in the runbook (after env assignments, per pipeline part)."""
+    commands = []
+    for snippet in _shell_snippets(RUNBOOK.read_text(encoding="utf-8")):
+        for part in re.split(r"&&|\|\||[|;]", _without_substitutions(snippet)):
+            try:
+                words = shlex.split(part.split("#")[0])
+            except ValueError:
+                continue
+            while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+                words = words[1:]
+            if len(words) > 1 and words[0] == tool:
+                commands.append(words[1:])
+    return commands
+
+
+def test_every_terraform_command_in_the_runbook_is_accepted_by_terraform():
+    """Each sub-command and option of the runbook's `terraform` commands is one that Terraform 1.11 itself lists
+    in `terraform <sub-command> -help` (real Terraform, no cloud)."""
+    commands = runbook_commands("terraform")
+    assert len(commands) >= 15
+    helps: dict[str, str] = {}
+    unknown = []
+    for words in commands:
+        words = [w for w in words if not w.startswith("-chdir=")]
+        sub = " ".join(words[:2]) if words[0] == "state" else words[0]
+        if sub not in helps:
+            result = subprocess.run(["terraform", *sub.split(), "-help"], capture_output=True, text=True,
+                                    env={**os.environ, "CHECKPOINT_DISABLE": "1"}, timeout=60, check=False)
+            helps[sub] = result.stdout
+            assert f"terraform [global options] {sub}" in result.stdout, (sub, result.stdout[:200])
+        for flag in (w.split("=")[0] for w in words[len(sub.split()):] if w.startswith("-") and w != "-"):
+            if not re.search(rf"(?m)^\s+{re.escape(flag)}\b", helps[sub]):
+                unknown.append(f"terraform {sub} {flag}")
+    assert unknown == []
+
+
+# azure-cli storage/_validators.py validate_included_datasets_validator: `--include` is one string whose every
+# letter is the first letter of a dataset (copy, deleted, metadata, snapshots, versions, tags,
+# immutabilitypolicy, legalhold, deletedwithversions); `--include v d` leaves `d` as an unrecognized argument.
+def test_blob_list_include_in_the_runbook_is_one_string_of_dataset_letters():
+    listings = [w for w in runbook_commands("az") if w[:3] == ["storage", "blob", "list"]]
+    assert listings
+    for words in listings:
+        value = words[words.index("--include") + 1]
+        following = words[words.index("--include") + 2] if len(words) > words.index("--include") + 2 else "--"
+        assert set(value) <= set("cdmsvtil") and following.startswith("--"), words
+        assert {"v", "d"} <= set(value), words  # versions and deleted blobs: what a state restore needs
+
+
+def test_the_runbook_breaks_the_lease_before_it_promotes_a_version():
+    """A version copied over a leased blob fails with 412 (Terraform's lock is an infinite lease)."""
+    az = [" ".join(w[:4]) for w in runbook_commands("az")]
+    assert "storage blob lease break" in az
+    assert az.index("storage blob lease break") < az.index("storage blob copy start")

@@ -200,19 +200,23 @@ def test_every_key_vault_secret_in_every_stack_has_a_content_type(synthesized):
 
 def test_the_state_account_logs_every_blob_read_write_and_delete(synthesized):
     stack = synthesized.stacks["bootstrap"]
-    (account_id,) = _resources(stack, "azurerm_storage_account")
-    (workspace_id,) = _resources(stack, "azurerm_log_analytics_workspace")
-    (setting,) = _resources(stack, "azurerm_monitor_diagnostic_setting").values()
-    assert setting["target_resource_id"] == f"${{azurerm_storage_account.{account_id}.id}}/blobServices/default"
-    assert setting["log_analytics_workspace_id"] == f"${{azurerm_log_analytics_workspace.{workspace_id}.id}}"
-    assert setting["enabled_log"] == [
-        {"category": "StorageRead"},
-        {"category": "StorageWrite"},
-        {"category": "StorageDelete"},
-    ]
-    workspace = _resources(stack, "azurerm_log_analytics_workspace")[workspace_id]
-    assert workspace["local_authentication_enabled"] is False
-    assert workspace["retention_in_days"] >= 90
+    accounts = _resources(stack, "azurerm_storage_account")  # one per region (infra/state.py)
+    workspaces = _resources(stack, "azurerm_log_analytics_workspace")
+    settings = _resources(stack, "azurerm_monitor_diagnostic_setting")
+    assert len(settings) == len(workspaces) == len(accounts) >= 1
+    for account_id, account in accounts.items():
+        blob_service = f"${{azurerm_storage_account.{account_id}.id}}/blobServices/default"
+        (setting,) = [s for s in settings.values() if s["target_resource_id"] == blob_service]
+        (workspace_id,) = [w for w, body in workspaces.items() if body["location"] == account["location"]]
+        assert setting["log_analytics_workspace_id"] == f"${{azurerm_log_analytics_workspace.{workspace_id}.id}}"
+        assert setting["enabled_log"] == [
+            {"category": "StorageRead"},
+            {"category": "StorageWrite"},
+            {"category": "StorageDelete"},
+        ]
+        workspace = workspaces[workspace_id]
+        assert workspace["local_authentication_enabled"] is False
+        assert workspace["retention_in_days"] >= 90
 
 
 def test_every_skip_is_explained_in_docs_security(registry):

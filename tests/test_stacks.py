@@ -14,9 +14,9 @@ BASE_TAGS = {"environment", "owner", "cost-centre", "managed-by", "repository"}
 
 
 def test_every_environment_has_its_own_azurerm_backend_with_azuread_auth(synthesized, registry):
-    group, account = state_account(registry.config)
     locations = set()
     for env in registry.environments:
+        group, account = state_account(registry.config, env.location)  # the account of its own region
         backend = synthesized.stacks[env.name]["terraform"]["backend"]
         assert list(backend) == ["azurerm"], env.name
         azurerm = backend["azurerm"]
@@ -42,18 +42,61 @@ def test_bootstrap_creates_a_container_for_every_environment_backend(synthesized
     assert backends == containers
 
 
+def test_state_lives_in_the_region_of_its_environment_so_a_region_loss_stays_local(synthesized, registry):
+    """issue 17, item 3: with every state in one West Europe account, a West Europe outage stopped production-neu
+    too (no state lock without the primary endpoint). Each region's environments now have their state in an
+    account in that region, holding only their containers."""
+    bootstrap = synthesized.resources("bootstrap", "azurerm_storage_account")
+    accounts = {body["name"]: (logical_id, body["location"]) for logical_id, body in bootstrap.items()}
+    containers = synthesized.resources("bootstrap", "azurerm_storage_container")
+    regions = {e.location for e in registry.environments}
+    assert sorted(location for _, location in accounts.values()) == sorted(regions)
+    assert len(regions) > 1  # production-weu and production-neu are in different regions
+    for env in registry.environments:
+        backend = synthesized.stacks[env.name]["terraform"]["backend"]["azurerm"]
+        logical_id, location = accounts[backend["storage_account_name"]]
+        assert location == env.location, env.name
+        (container,) = [c for c in containers.values() if c["name"] == backend["container_name"]]
+        assert container["storage_account_id"] == f"${{azurerm_storage_account.{logical_id}.id}}", env.name
+    weu, neu = (synthesized.stacks[name]["terraform"]["backend"]["azurerm"]["storage_account_name"]
+                for name in ("production-weu", "production-neu"))
+    assert weu != neu
+
+
+def test_the_primary_state_account_keeps_its_names_and_terraform_addresses(synthesized, registry):
+    """The accounts existing environments use must not move: the primary region's account keeps the name of the
+    one-account design and its resources keep their construct ids (a new address would plan a replacement)."""
+    config = registry.config
+    group, account = state_account(config)
+    assert account == state_account(config, config.state_location)[1]
+    assert "tfstate" in account and state_account(config, "northeurope")[1] != account
+    (primary,) = [body for body in synthesized.resources("bootstrap", "azurerm_storage_account").values()
+                  if body["name"] == account]
+    assert primary["//"]["metadata"]["path"] == "bootstrap/state/Resource"
+    assert synthesized.resources("bootstrap", "azurerm_resource_group")["resource_group"]["name"] == group
+
+
+def test_an_apply_never_deletes_a_state_container(synthesized):
+    containers = synthesized.resources("bootstrap", "azurerm_storage_container")
+    assert containers
+    assert [name for name, c in containers.items() if c.get("lifecycle", {}).get("prevent_destroy") is not True] == []
+
+
 def test_state_storage_is_hardened(synthesized):
-    (account,) = synthesized.resources("bootstrap", "azurerm_storage_account").values()
-    assert account["min_tls_version"] == "TLS1_2"
-    assert account["https_traffic_only_enabled"] is True
-    assert account["allow_nested_items_to_be_public"] is False
-    assert account["shared_access_key_enabled"] is False
-    assert account["blob_properties"]["versioning_enabled"] is True
-    assert account["blob_properties"]["delete_retention_policy"]["days"] >= 7
-    assert account["blob_properties"]["container_delete_retention_policy"]["days"] >= 7
-    assert account["network_rules"]["default_action"] == "Deny"
-    (lock,) = synthesized.resources("bootstrap", "azurerm_management_lock").values()
-    assert lock["lock_level"] == "CanNotDelete"
+    accounts = synthesized.resources("bootstrap", "azurerm_storage_account")
+    locks = synthesized.resources("bootstrap", "azurerm_management_lock").values()
+    assert accounts
+    for logical_id, account in accounts.items():  # one per region
+        assert account["min_tls_version"] == "TLS1_2"
+        assert account["https_traffic_only_enabled"] is True
+        assert account["allow_nested_items_to_be_public"] is False
+        assert account["shared_access_key_enabled"] is False
+        assert account["blob_properties"]["versioning_enabled"] is True
+        assert account["blob_properties"]["delete_retention_policy"]["days"] >= 7
+        assert account["blob_properties"]["container_delete_retention_policy"]["days"] >= 7
+        assert account["network_rules"]["default_action"] == "Deny"
+        assert [lock["lock_level"] for lock in locks
+                if lock["scope"] == f"${{azurerm_storage_account.{logical_id}.id}}"] == ["CanNotDelete"]
     for _, _, container in synthesized.all_resources("azurerm_storage_container"):
         assert container["container_access_type"] == "private"
 

@@ -296,7 +296,6 @@ def test_directory_instead_of_file(ws: Workspace) -> None:
         (("bump", "api", "1.43"), "bump api: version = '1.43'; allowed: an exact semantic version"),
         (("bump", "api", ">=1.43.0"), "bump api: version = '>=1.43.0'"),
         (("bump", "api", "1.43.0", "--image-tag", "latest"), "bump api: --image-tag = 'latest'"),
-        (("bump", "api", "1.41.0"), "bump api: version 1.41.0 is lower than the catalog's 1.42.0"),
         (
             ("bump", "cert-manager", "1.19.2"),
             "allowed: a version written with a leading 'v', like the catalog's",
@@ -375,6 +374,19 @@ def test_bump_downgrade_below_a_pin_is_refused(ws: Workspace) -> None:
     assert "versions/releases/production-weu.yaml pins 1.41.2" in run.err
     assert "versions/releases/staging.yaml pins 1.42.0" in run.err
     assert "pin api at 1.41.0 in its release file instead" in run.err
+    assert ws.snapshot() == before
+
+
+def test_bump_older_than_the_catalog_is_a_no_op_with_a_warning(ws: Workspace) -> None:
+    """Builds finish out of order: 1.41.0's pipeline bumps after 1.42.0's. It succeeds and changes nothing."""
+    before = ws.snapshot()
+    run = ws.infra("bump", "api", "1.41.0")
+    assert run.code == 0, run.err
+    assert run.out == ""
+    assert run.err == (
+        "warning: bump api: 1.41.0 is older than the catalog's 1.42.0 (a newer build was recorded first); "
+        "catalog unchanged (pass --allow-downgrade to record an older version on purpose)\n"
+    )
     assert ws.snapshot() == before
 
 
@@ -470,14 +482,87 @@ def test_promote_copies_exactly_and_prints_the_diff(ws: Workspace) -> None:
 def test_promote_adds_and_removes_components(ws: Workspace) -> None:
     staging = ws.file("releases/staging.yaml")
     staging.write_text(staging.read_text().replace("  external-dns: 1.20.0\n", ""))
-    run = ws.infra("promote", "staging", "production-neu")
+    refused(ws, "promote", "staging", "production-neu",
+            contains="promote staging production-neu refused: it removes external-dns 1.19.0 from production-neu; "
+            "a removed component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-neu", "--allow-removal")
     assert run.code == 0, run.err
     assert "- external-dns 1.19.0" in run.out.splitlines()
+    assert "allowed on purpose: it removes external-dns 1.19.0 from production-neu" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "staging")
-    run = ws.infra("promote", "production-weu", "production-neu")
+    run = ws.infra("promote", "production-weu", "production-neu", "--allow-downgrade")  # ingress-nginx goes back too
     assert run.code == 0, run.err
     assert "+ external-dns 1.19.0" in run.out.splitlines()
     assert ws.json("show", "production-neu") == ws.json("show", "production-weu")
+
+
+def test_promote_refuses_a_platform_chart_downgrade_in_the_target_and_its_followers(ws: Workspace) -> None:
+    production, staged = ws.json("show", "production-weu"), ws.json("show", "staging")
+    lower = older_than(production["ingress-nginx"])
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace(f"ingress-nginx: {staged['ingress-nginx']}",
+                                                   f"ingress-nginx: {lower}"))
+    refused(ws, "promote", "staging", "production-weu",
+            contains=f"promote staging production-weu refused: it downgrades platform chart ingress-nginx "
+            f"{production['ingress-nginx']} → {lower} in production-weu and enterprise-contoso; an older chart may "
+            "not read the CRDs and objects the newer one stored; allowed: pass --allow-downgrade to do it on "
+            "purpose; files unchanged")
+    run = ws.infra("promote", "staging", "production-weu", "--allow-downgrade")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert f"  ingress-nginx: {production['ingress-nginx']} → {lower}" in lines
+    assert (f"allowed on purpose: it downgrades platform chart ingress-nginx {production['ingress-nginx']} → "
+            f"{lower} in production-weu and enterprise-contoso") in lines
+    # a service may go back without the flag: the product's own charts are the operator's to roll back
+    api = ws.json("show", "staging")["api"]
+    staging.write_text(staging.read_text().replace(f"version: {api}\n    image_tag: {api}",
+                                                   f"version: {older_than(api)}\n    image_tag: {older_than(api)}"))
+    assert ws.infra("promote", "staging", "production-weu").code == 0
+
+
+def test_a_cert_manager_downgrade_cites_its_upgrade_policy(ws: Workspace) -> None:
+    running, staged = ws.json("show", "production-neu")["cert-manager"], ws.json("show", "staging")["cert-manager"]
+    newer = next_minor(staged)
+    production = ws.file("releases/production-neu.yaml")
+    production.write_text(production.read_text().replace(f"cert-manager: {running}", f"cert-manager: {newer}"))
+    refused(ws, "promote", "staging", "production-neu",
+            contains=f"it downgrades platform chart cert-manager {newer} → {staged} in production-neu; an older "
+            "chart may not read the CRDs and objects the newer one stored; cert-manager supports moving one minor "
+            "version at a time (https://cert-manager.io/docs/installation/upgrade/); allowed: pass --allow-downgrade")
+
+
+def test_promote_notes_a_cert_manager_jump_over_a_minor_version(ws: Workspace) -> None:
+    running, staged = ws.json("show", "production-neu")["cert-manager"], ws.json("show", "staging")["cert-manager"]
+    jump = next_minor(next_minor(running))
+    assert ws.infra("bump", "cert-manager", jump).code == 0  # a pin names a version the catalog knows
+    staging = ws.file("releases/staging.yaml")
+    staging.write_text(staging.read_text().replace(f"cert-manager: {staged}", f"cert-manager: {jump}"))
+    run = ws.infra("promote", "staging", "production-neu")
+    assert run.code == 0, run.err
+    assert (f"note: cert-manager in production-neu moves {running} → {jump}, more than one minor version; its "
+            "maintainers support one minor version at a time (https://cert-manager.io/docs/installation/upgrade/): "
+            "go through each minor version") in run.out.splitlines()
+    one_minor = next_minor(ws.json("show", "production-weu")["cert-manager"])
+    staging.write_text(staging.read_text().replace(f"cert-manager: {jump}", f"cert-manager: {one_minor}"))
+    run = ws.infra("promote", "staging", "production-weu")
+    assert run.code == 0, run.err
+    assert "note: cert-manager" not in run.out
+
+
+def older_than(version: str) -> str:
+    """A version below ``version``: its patch 0, or the previous minor's .0 (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, patch_number = (int(p) for p in version.lstrip("v").split("."))
+    return f"{prefix}{major}.{minor}.0" if patch_number else f"{prefix}{major}.{minor - 1}.0"
+
+
+def next_minor(version: str) -> str:
+    """The next minor release's .1 (keeps a leading v)."""
+    prefix = "v" if version.startswith("v") else ""
+    major, minor, _ = version.lstrip("v").split(".")
+    return f"{prefix}{major}.{int(minor) + 1}.1"
 
 
 def test_promote_into_staging_refuses_to_change_a_lock(ws: Workspace) -> None:
@@ -585,9 +670,17 @@ def repo(ws: Workspace) -> Workspace:
 
 def test_rollback_restores_the_previous_committed_version(repo: Workspace) -> None:
     original = repo.file("releases/production-weu.yaml").read_bytes()
+    production, staged = repo.json("show", "production-weu"), repo.json("show", "staging")
     repo.infra("promote", "staging", "production-weu")
     repo.commit("promote staging to production-weu")
-    run = repo.infra("rollback", "production-weu")
+    # undoing the promotion takes ingress-nginx and external-dns back: platform-chart downgrades, on purpose only
+    assert [c for c in ("ingress-nginx", "external-dns") if staged[c] == production[c]] == []
+    refused(repo, "rollback", "production-weu",
+            contains=f"it downgrades platform chart ingress-nginx {staged['ingress-nginx']} → "
+            f"{production['ingress-nginx']} in production-weu and enterprise-contoso; downgrades platform chart "
+            f"external-dns {staged['external-dns']} → {production['external-dns']} in production-weu and "
+            "enterprise-contoso;")
+    run = repo.infra("rollback", "production-weu", "--allow-downgrade")
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert lines[0].startswith("production-weu: restored versions/releases/production-weu.yaml as of commit ")
@@ -663,3 +756,25 @@ def test_rollback_refuses_a_previous_version_that_no_longer_loads(repo: Workspac
     catalog.write_text(catalog.read_text().split("  old:\n")[0])
     repo.commit("remove old from the catalog")
     refused(repo, "rollback", "staging", contains="unknown component 'old'")
+
+
+def test_rollback_refuses_to_remove_a_component_the_previous_version_did_not_have(repo: Workspace) -> None:
+    """issue 17, item 8: production-weu's previous release file predates cluster-issuers; undoing the last commit
+    would uninstall the ClusterIssuers in production-weu and in enterprise-contoso, which follows it."""
+    release = repo.file("releases/production-weu.yaml")
+    current = release.read_text()
+    release.write_text(current.replace("  cluster-issuers: 2.0.2\n", ""))
+    repo.commit("production-weu before cluster-issuers")
+    release.write_text(current)
+    repo.commit("cluster-issuers wherever cert-manager runs")
+    refused(repo, "rollback", "production-weu",
+            contains="refused: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso; a removed "
+            "component's Helm release is uninstalled with everything its chart created; allowed: pass "
+            "--allow-removal to do it on purpose; files unchanged")
+    run = repo.infra("rollback", "production-weu", "--allow-removal")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "- cluster-issuers 2.0.2" in lines
+    assert "enterprise-contoso follows production-weu and changes with it:" in lines
+    assert "allowed on purpose: it removes cluster-issuers 2.0.2 from production-weu and enterprise-contoso" in lines
+    assert "cluster-issuers" not in repo.json("show", "enterprise-contoso")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from infra.versions.model import Release, describe_pin
@@ -104,11 +105,11 @@ def _check(_: argparse.Namespace) -> int:
 
 
 def _bump(args: argparse.Namespace) -> int:
-    from infra.versions.ops import bump
+    from infra.versions.ops import WARNING, bump
 
-    return _print(
-        bump(args.component, args.version, image_tag=args.image_tag, allow_downgrade=args.allow_downgrade)
-    )
+    for line in bump(args.component, args.version, image_tag=args.image_tag, allow_downgrade=args.allow_downgrade):
+        print(line, file=sys.stderr if line.startswith(WARNING) else sys.stdout)
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -129,10 +130,16 @@ def _unlock(args: argparse.Namespace) -> int:
     return _print(unlock(args.component, args.env))
 
 
+def _allow(args: argparse.Namespace) -> Any:
+    from infra.versions.ops import Allow
+
+    return Allow(removal=args.allow_removal, downgrade=args.allow_downgrade)
+
+
 def _promote(args: argparse.Namespace) -> int:
     from infra.versions.ops import promote
 
-    return _print(promote(args.source, args.target))
+    return _print(promote(args.source, args.target, allow=_allow(args)))
 
 
 def _patch(args: argparse.Namespace) -> int:
@@ -150,7 +157,7 @@ def _init(args: argparse.Namespace) -> int:
 def _rollback(args: argparse.Namespace) -> int:
     from infra.versions.history import rollback
 
-    return _print(rollback(args.environment))
+    return _print(rollback(args.environment, allow=_allow(args)))
 
 
 def register(subparsers: Any) -> None:
@@ -216,6 +223,7 @@ def register(subparsers: Any) -> None:
     promote = commands.add_parser("promote", help="copy one environment's versions exactly into another")
     promote.add_argument("source", metavar="from-env")
     promote.add_argument("target", metavar="to-env")
+    _hazard_flags(promote)
     promote.set_defaults(handler=_promote)
 
     patch = commands.add_parser(
@@ -240,4 +248,13 @@ def register(subparsers: Any) -> None:
         "rollback", help="restore an environment's previous release file from git history"
     )
     rollback.add_argument("environment")
+    _hazard_flags(rollback)
     rollback.set_defaults(handler=_rollback)
+
+
+def _hazard_flags(parser: argparse.ArgumentParser) -> None:
+    """promote and rollback refuse removals and platform-chart downgrades unless the operator says so."""
+    parser.add_argument("--allow-removal", action="store_true",
+                        help="accept removing a component (its Helm release is uninstalled with what it created)")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="accept a lower version of a platform chart")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from infra.errors import ConfigError
 from infra.versions.files import display
-from infra.versions.ops import changes_between, commit
+from infra.versions.ops import Allow, changes_between, commit, follower_lines, hazard_lines, hazards
 from infra.versions.resolve import Loader
 
 
@@ -58,8 +58,10 @@ def history(path: Path) -> tuple[Path, str, list[Version]]:
     return root, relative, versions
 
 
-def rollback(environment: str, *, directory: Path | None = None) -> list[str]:
-    """Write the version of ``environment``'s release file from before its last committed change."""
+def rollback(environment: str, *, allow: Allow | None = None, directory: Path | None = None) -> list[str]:
+    """Write the version of ``environment``'s release file from before its last committed change. A removal or
+    a platform-chart downgrade it would cause (in ``environment`` or an environment that follows it) is refused
+    unless ``allow`` allows it: the previous commit may predate a component (``cluster-issuers``)."""
     loader = Loader(directory)
     loader.releases()
     path = loader.release_path(environment)
@@ -80,15 +82,18 @@ def rollback(environment: str, *, directory: Path | None = None) -> list[str]:
         )
     current, previous = versions[0], versions[1]
     text = _git(root, "show", f"{previous.commit}:{previous.path}")
-    before = loader.release(environment)
+    releases_before = loader.releases()
+    before = releases_before[environment]
     action = f"rollback {environment} to {previous.commit[:12]}"
     try:
-        after = commit(loader, path, text, action=action).release(environment)
+        releases_after = commit(loader, path, text, action=action, allow=allow or Allow(),
+                                first=environment).releases()
     except ConfigError as error:
         message = str(error)
         if "refused" not in message:
             message = f"{action} refused: {message}"
         raise ConfigError(message) from None
+    after = releases_after[environment]
     changes = changes_between(before.components, after.components)
     lines = [
         f"{environment}: restored {display(path)} as of commit {previous.commit[:12]} ({previous.subject}),",
@@ -97,6 +102,9 @@ def rollback(environment: str, *, directory: Path | None = None) -> list[str]:
     lines += [c.describe() for c in changes] or [
         "  (no version changes: only comments, order or locks differ)"
     ]
+    lines += follower_lines(releases_before, releases_after, environment)
+    lines += hazard_lines(hazards(releases_before, releases_after), releases_before, releases_after,
+                          first=environment)
     lines.append(
         f"review it (git diff {relative}), then commit it; the {environment} pipeline applies the commit"
     )

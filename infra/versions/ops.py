@@ -37,6 +37,8 @@ from infra.versions.model import (
 from infra.versions.resolve import Loader
 
 Pin = tuple[str, str | None]
+WARNING = "warning: "
+"""Lines starting with this go to stderr (``infra.versions.cli``); the command still succeeds."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,139 @@ def refuse_locked(before: Release, after: Release, action: str) -> None:
         )
 
 
-def commit(loader: Loader, path: Path, text: str, *, action: str, check_locks: bool = True) -> Loader:
+# --- what a promote or rollback removes or downgrades --------------------------------------------------------
+
+# Charts whose maintainers support moving one minor version at a time: "We recommend that you upgrade
+# cert-manager one minor version at a time, always choosing the latest patch version for the minor version"
+# (https://cert-manager.io/docs/installation/upgrade/). A jump over a minor version, either way, is flagged.
+ONE_MINOR_AT_A_TIME: Mapping[str, str] = {"cert-manager": "https://cert-manager.io/docs/installation/upgrade/"}
+
+
+@dataclass(frozen=True)
+class Allow:
+    """What a promote or rollback may do on purpose (the operator's flags); by default neither."""
+
+    removal: bool = False
+    """``--allow-removal``: drop a component from an environment (Helm uninstalls its release and what the
+    chart created, e.g. the ClusterIssuers of ``cluster-issuers``)."""
+    downgrade: bool = False
+    """``--allow-downgrade``: move a platform chart to a lower version (CRDs and stored objects of the newer
+    version may not be readable by the older one)."""
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """One removal or platform-chart downgrade in one environment."""
+
+    environment: str
+    component: str
+    kind: str  # "removal" | "downgrade"
+    before: Pin
+    after: Pin | None
+    chart: str = ""
+
+    def describe(self, environments: str | None = None) -> str:
+        where = environments or self.environment
+        if self.kind == "removal":
+            return f"removes {self.component} {describe_pin(self.before)} from {where}"
+        assert self.after is not None
+        return f"downgrades platform chart {self.component} {self.before[0]} → {self.after[0]} in {where}"
+
+
+def _grouped(found: list[Hazard], first: str | None) -> list[str]:
+    """One phrase per (kind, component, versions), naming every environment it happens in (``first`` first)."""
+    groups: dict[tuple[str, str, Pin, Pin | None], list[str]] = {}
+    for hazard in sorted(found, key=lambda h: h.environment != first):
+        groups.setdefault((hazard.kind, hazard.component, hazard.before, hazard.after), []).append(hazard.environment)
+    return [Hazard(environments[0], component, kind, before, after).describe(" and ".join(environments))
+            for (kind, component, before, after), environments in groups.items()]
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version_key(version)[:2]
+    return int(major), int(minor)
+
+
+def hazards(before: Mapping[str, Release], after: Mapping[str, Release]) -> list[Hazard]:
+    """Every component that ``after`` removes from an environment of ``before``, and every platform chart it
+    moves to a lower version, in environment and component order."""
+    found: list[Hazard] = []
+    for environment, old in before.items():
+        new = after.get(environment)
+        if new is None:
+            continue
+        for name, component in old.components.items():
+            now = new.components.get(name)
+            if now is None:
+                found.append(Hazard(environment, name, "removal", component.pin, None, component.chart))
+            elif component.kind == "platform" and version_key(now.version) < version_key(component.version):
+                found.append(Hazard(environment, name, "downgrade", component.pin, now.pin, component.chart))
+    return found
+
+
+def minor_jumps(before: Mapping[str, Release], after: Mapping[str, Release]) -> list[str]:
+    """Notes for charts of :data:`ONE_MINOR_AT_A_TIME` that move by more than one minor version."""
+    notes: list[str] = []
+    for environment, old in before.items():
+        new = after.get(environment)
+        for name, component in old.components.items():
+            now = new.components.get(name) if new is not None else None
+            if now is None or component.chart not in ONE_MINOR_AT_A_TIME:
+                continue
+            (a_major, a_minor), (b_major, b_minor) = _minor(component.version), _minor(now.version)
+            if a_major != b_major or abs(a_minor - b_minor) > 1:
+                notes.append(f"note: {name} in {environment} moves {component.version} → {now.version}, more than "
+                             f"one minor version; its maintainers support one minor version at a time "
+                             f"({ONE_MINOR_AT_A_TIME[component.chart]}): go through each minor version")
+    return notes
+
+
+def refuse_hazards(found: list[Hazard], action: str, allow: Allow, *, first: str | None = None) -> None:
+    """ConfigError (one line) when ``found`` holds a removal or downgrade that ``allow`` does not allow;
+    ``first``: the environment the command names, mentioned first."""
+    refused = [h for h in found if (h.kind == "removal" and not allow.removal)
+               or (h.kind == "downgrade" and not allow.downgrade)]
+    if not refused:
+        return
+    flags = [flag for kind, flag in (("removal", "--allow-removal"), ("downgrade", "--allow-downgrade"))
+             if any(h.kind == kind for h in refused)]
+    why = []
+    if any(h.kind == "removal" for h in refused):
+        why.append("a removed component's Helm release is uninstalled with everything its chart created")
+    if any(h.kind == "downgrade" for h in refused):
+        why.append("an older chart may not read the CRDs and objects the newer one stored")
+    for chart in sorted({h.chart for h in refused if h.kind == "downgrade" and h.chart in ONE_MINOR_AT_A_TIME}):
+        why.append(f"{chart} supports moving one minor version at a time ({ONE_MINOR_AT_A_TIME[chart]})")
+    raise ConfigError(f"{action} refused: it {'; '.join(_grouped(refused, first))}; {'; '.join(why)}; "
+                      f"allowed: pass {' '.join(flags)} to do it on purpose; files unchanged")
+
+
+def hazard_lines(found: list[Hazard], before: Mapping[str, Release], after: Mapping[str, Release], *,
+                 first: str | None = None) -> list[str]:
+    """What a promote or rollback removes or downgrades (allowed on purpose), and the minor-version notes."""
+    return [f"allowed on purpose: it {phrase}" for phrase in _grouped(found, first)] + minor_jumps(before, after)
+
+
+def follower_lines(before: Mapping[str, Release], after: Mapping[str, Release], target: str) -> list[str]:
+    """The changes of every other environment that moves with ``target`` (it follows it)."""
+    lines: list[str] = []
+    for environment, old in before.items():
+        new = after.get(environment)
+        if environment == target or new is None:
+            continue
+        changes = changes_between(old.components, new.components)
+        if changes:
+            lines.append(f"{environment} follows {new.follows} and changes with it:")
+            lines += [f"  {c.describe()}" for c in changes]
+    return lines
+
+
+def commit(loader: Loader, path: Path, text: str, *, action: str, check_locks: bool = True,
+           allow: Allow | None = None, first: str | None = None) -> Loader:
     """Validate ``text`` as the new content of ``path`` (with every release resolved again), hold the locks,
-    then write it atomically. Returns the loader that sees the new content."""
+    then write it atomically. Returns the loader that sees the new content. ``allow``: also refuse removals and
+    platform-chart downgrades in any environment (followers included) that ``allow`` does not allow (None:
+    no such check)."""
     before = loader.releases()
     after_loader = Loader(loader.directory, {path: text})
     try:
@@ -114,6 +246,8 @@ def commit(loader: Loader, path: Path, text: str, *, action: str, check_locks: b
         for environment, release in before.items():
             if environment in after:
                 refuse_locked(release, after[environment], action)
+    if allow is not None:
+        refuse_hazards(hazards(before, after), action, allow, first=first)
     write_atomic(path, text)
     return after_loader
 
@@ -178,7 +312,8 @@ def bump(
     allow_downgrade: bool = False,
     directory: Path | None = None,
 ) -> list[str]:
-    """Record ``version`` (and image tag) as the catalog's latest for ``component``."""
+    """Record ``version`` (and image tag) as the catalog's latest for ``component``. A version older than the
+    catalog's is not recorded (a warning line, success) unless ``allow_downgrade``."""
     loader = Loader(directory)
     loader.releases()
     catalog = loader.catalog
@@ -195,10 +330,12 @@ def bump(
             f"'v', like the catalog's {current.version} (Helm matches chart versions exactly)"
         )
     if version_key(version) < version_key(current.version) and not allow_downgrade:
-        raise ConfigError(
-            f"bump {component}: version {version} is lower than the catalog's {current.version}; "
-            "allowed: a newer version (pass --allow-downgrade to record an older one on purpose)"
-        )
+        # Builds finish out of order: the older one's bump must not fail its pipeline, nor move the catalog back.
+        return [
+            f"{WARNING}bump {component}: {version} is older than the catalog's {current.version} (a newer build "
+            f"was recorded first); catalog unchanged (pass --allow-downgrade to record an older version on "
+            "purpose)"
+        ]
     before, after = (current.version, current.image_tag), (version, image_tag)
     if before == after:
         return [f"catalog: {component} is already at {describe_pin(after)}; nothing to do"]
@@ -358,8 +495,11 @@ def unlock(component: str, environment: str, *, directory: Path | None = None) -
 PROMOTE_SOURCES = {"production": ("staging", "production"), "enterprise": ("staging", "production")}
 
 
-def promote(source: str, target: str, *, directory: Path | None = None) -> list[str]:
-    """Make ``target``'s release exactly ``source``'s resolved release; print the changes."""
+def promote(source: str, target: str, *, allow: Allow | None = None,
+            directory: Path | None = None) -> list[str]:
+    """Make ``target``'s release exactly ``source``'s resolved release; print the changes. A removal or a
+    platform-chart downgrade, in ``target`` or an environment that follows it, is refused unless ``allow``
+    allows it."""
     if source == target:
         raise ConfigError(
             f"promote: source and target are both {source!r}; allowed: two different environments"
@@ -394,10 +534,14 @@ def promote(source: str, target: str, *, directory: Path | None = None) -> list[
     changes = changes_between(before.components, origin.components)
     if not changes:
         return [f"{target} already runs exactly what {source} runs; nothing to do"]
-    commit(loader, path, text, action=f"promote {source} {target}")
+    releases_before = loader.releases()
+    releases_after = commit(loader, path, text, action=f"promote {source} {target}",
+                            allow=allow or Allow(), first=target).releases()
     return [
         f"{target} ← {source} ({display(path)}):",
         *(c.describe() for c in changes),
+        *follower_lines(releases_before, releases_after, target),
+        *hazard_lines(hazards(releases_before, releases_after), releases_before, releases_after, first=target),
         f"review and commit {display(path)}; the {target} pipeline deploys it after its approval",
     ]
 

@@ -112,9 +112,11 @@ def test_bootstrap_manages_its_firewalled_account_without_the_storage_data_plane
     static_website (storage_account_resource.go:1142-1158), so the account must set neither."""
     bootstrap = synthesized.stacks["bootstrap"]
     assert _storage_features(bootstrap) == [{"data_plane_available": False}]
-    (account,) = synthesized.resources("bootstrap", "azurerm_storage_account").values()
-    assert account["network_rules"]["default_action"] == "Deny"
-    assert "queue_properties" not in account and "static_website" not in account
+    accounts = synthesized.resources("bootstrap", "azurerm_storage_account").values()  # one per region
+    assert accounts
+    for account in accounts:
+        assert account["network_rules"]["default_action"] == "Deny"
+        assert "queue_properties" not in account and "static_website" not in account
     # Containers through ARM (storage_account_id), not the data plane (storage_account_name, deprecated).
     containers = synthesized.resources("bootstrap", "azurerm_storage_container").values()
     assert containers and all("storage_account_id" in c and "storage_account_name" not in c for c in containers)
@@ -149,11 +151,14 @@ def test_the_lock_covers_the_containers_so_retiring_is_a_documented_procedure(sy
     time), lift, remove the container, restore."""
     from tests.conftest import REPO_ROOT
 
-    (account_id,) = synthesized.resources("bootstrap", "azurerm_storage_account")
-    (lock,) = synthesized.resources("bootstrap", "azurerm_management_lock").values()
-    assert (lock["scope"], lock["lock_level"]) == (f"${{azurerm_storage_account.{account_id}.id}}", "CanNotDelete")
+    accounts = synthesized.resources("bootstrap", "azurerm_storage_account")  # one per region
+    locks = synthesized.resources("bootstrap", "azurerm_management_lock").values()
+    assert sorted(lock["scope"] for lock in locks if lock["lock_level"] == "CanNotDelete") == sorted(
+        f"${{azurerm_storage_account.{account_id}.id}}" for account_id in accounts)
     containers = synthesized.resources("bootstrap", "azurerm_storage_container").values()
-    assert all(c["storage_account_id"] == f"${{azurerm_storage_account.{account_id}.id}}" for c in containers)
+    assert all(c["storage_account_id"] in {f"${{azurerm_storage_account.{a}.id}}" for a in accounts}
+               for c in containers)
+    (lock,) = [lock for lock in locks if lock["scope"] == f"${{azurerm_storage_account.{next(iter(accounts))}.id}}"]
 
     section = _section((REPO_ROOT / "docs" / "security.md").read_text(), "## Retiring an environment")
     assert f"`{lock['name']}`" in section
