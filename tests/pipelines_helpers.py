@@ -1062,9 +1062,12 @@ def helm_login_problems(pipeline: dict[str, Any], where: str, environments: set[
     return problems
 
 
-def run_inline_script(step: dict[str, Any], macros: dict[str, str], env: dict[str, str]) -> Any:
+def run_inline_script(
+    step: dict[str, Any], macros: dict[str, str], env: dict[str, str], cwd: Path | None = None
+) -> Any:
     """Runs a step's inline bash script with the Azure DevOps macros it uses replaced by ``macros`` (an
-    unknown macro is an error) and ``env`` (PATH included) as its whole environment."""
+    unknown macro is an error) and ``env`` (PATH included) as its whole environment, in ``cwd`` (default: the
+    current directory; on an agent a step starts in the checkout, ``System.DefaultWorkingDirectory``)."""
     import subprocess
 
     script = step_script(step)
@@ -1074,7 +1077,7 @@ def run_inline_script(step: dict[str, Any], macros: dict[str, str], env: dict[st
             f"step {step.get('displayName')!r} uses macros the test does not model: {unknown}"
         )
     script = ADO_MACRO.sub(lambda m: macros[m.group(1)], script)
-    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 # A service repository's pipeline, as docs/pipelines.md shows it, for expanding service-build.yml.

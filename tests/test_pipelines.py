@@ -460,6 +460,35 @@ def test_terraform_runs_as_the_environments_federated_service_connection(expansi
     assert problems == []
 
 
+
+def test_terraform_runs_without_azurerm_enhanced_validation_which_the_stacks_do_not_need(expansions, synthesized):
+    """azurerm's enhanced validation (on unless ARM_PROVIDER_ENHANCED_VALIDATION=false) makes every azurerm
+    provider list its subscription's resource providers when it is configured, even with
+    resource_provider_registrations = "none", and a 403 there is fatal (hashicorp/terraform-provider-azurerm
+    v4.55.0 internal/resourceproviders/registration.go:27-35, cache.go:52); in the parent zone's subscription the
+    pipeline identity has only DNS Zone Contributor on one NS record set. What else it validates the stacks do not
+    need: nothing is registered or named for registration (the provider list's other use), and every location is
+    one of the regions the environment definitions allow (what the Azure location list would have checked)."""
+    from building_blocks.naming import REGION_CODES
+
+    steps = [(case, step) for case, (pipeline, _) in expansions.items() for _job, step in terraform_steps(pipeline)]
+    assert len(steps) > len(CASES)
+    for case, step in steps:
+        assert (step.get("env") or {}).get("ARM_PROVIDER_ENHANCED_VALIDATION") == "false", (case, step["displayName"])
+    for name, stack in synthesized.stacks.items():
+        providers = stack["provider"]["azurerm"]
+        assert [p.get("resource_provider_registrations") for p in providers] == ["none"] * len(providers), name
+        assert not any(p.get("resource_providers_to_register") for p in providers), name
+        assert "azurerm_resource_provider_registration" not in stack.get("resource", {}), name
+        locations = [(f"{kind}.{type_}.{key}", body["location"]) for kind in ("resource", "data")
+                     for type_, items in stack.get(kind, {}).items() if type_.startswith("azurerm_")
+                     for key, body in items.items() if "location" in body]
+        assert locations, name
+        assert [(where, location) for where, location in locations if location not in REGION_CODES] == [], name
+    # The roles docs say the same: no role in the parent zone's subscription for the provider list.
+    security = (REPO_ROOT / "docs/security.md").read_text(encoding="utf-8")
+    assert "ARM_PROVIDER_ENHANCED_VALIDATION=false" in security and "subscriptions/providers/read" not in security
+
 def test_service_build_records_versions_only_from_main_and_never_for_pull_requests(expansions):
     pipeline, _ = expansions["service-build (example consumer)"]
     pr = {"Build.Reason": "PullRequest", "Build.SourceBranch": "refs/pull/7/merge"}
@@ -1321,6 +1350,172 @@ def test_helm_template_fails_with_one_line_per_release_the_chart_refuses(synthes
         b["version"] for b in synthesized.resources(stacks_with_nginx[0], "helm_release").values()
         if b["chart"] == "ingress-nginx") + "): helm template failed: Error: values don't meet the specifications "
         "of the schema(s)")
+
+
+# --------------------------------------------------------------------------------------- chart references
+# tests/test_chart_values.py reads upstream <chart>/<version>/values.yaml (and values.schema.json) from
+# CHART_REFERENCES, else ../shared/charts, and fails without them. An agent has no ../shared: the build job pulls
+# the real charts first (steps/chart-references.yml, pipelines/scripts/chart_references.py).
+CHART_REFERENCES_SCRIPT = REPO_ROOT / "pipelines/scripts/chart_references.py"
+STUB_SCHEMA_CHARTS = ("cert-manager", "external-dns")  # the stub ships a values.schema.json for these only
+
+
+def _stub_helm(tmp_path: Path, fail_chart: str = "") -> Path:
+    """A fake `helm pull <chart> --repo R --version V --untar --untardir D` (or `helm pull oci://.../<chart>`):
+    logs its arguments and expands a chart as helm does, into D/<chart name>/ (plus the empty folder named
+    after the archive that helm v3.19 makes beside it with --repo). ``fail_chart``: exit 1 with helm's message."""
+    bin_dir = tmp_path / "bin-pull"
+    _stub(bin_dir, "helm", f'echo "$*" >> "{tmp_path}/helm-pull.log"\n'
+          'chart="$2"; version=""; untardir=""\n'
+          'while [ $# -gt 0 ]; do case "$1" in --version) version=$2; shift;; --untardir) untardir=$2; shift;; '
+          'esac; shift; done\n'
+          'name="${chart##*/}"\n'
+          f'if [ "$name" = "{fail_chart}" ]; then echo "Error: chart \\"$name\\" version \\"$version\\" not '
+          'found in repository" >&2; exit 1; fi\n'
+          'mkdir -p "$untardir/$name" "$untardir/$name-$version.tgz"\n'
+          'printf "apiVersion: v2\\nname: %s\\nversion: %s\\n" "$name" "$version" > "$untardir/$name/Chart.yaml"\n'
+          'printf "# %s %s\\nreplicaCount: 1\\n" "$name" "$version" > "$untardir/$name/values.yaml"\n'
+          'printf "x\\n" > "$untardir/$name/README.md"\n'
+          f'case "$name" in {"|".join(STUB_SCHEMA_CHARTS)}) echo \'{{"type": "object"}}\' > '
+          '"$untardir/$name/values.schema.json";; esac\n')
+    return bin_dir
+
+
+def _chart_references(tmp_path: Path, out: Path, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHART_REFERENCES_SCRIPT), "--out", str(out)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env})
+
+
+def _third_party_pins(synthesized) -> set[tuple[str, str, str]]:
+    """(repository, chart, version) of every third-party release in the synthesized stacks, and of every
+    third-party catalog entry, read from the files (not through the script's code path)."""
+    from tests.test_chart_values import third_party_sources
+
+    sources = third_party_sources()
+    pins = {(b["repository"], b["chart"], b["version"]) for n in synthesized.stacks
+            for b in synthesized.resources(n, "helm_release").values() if (b.get("repository"), b["chart"]) in sources}
+    catalog = load_yaml(REPO_ROOT / "versions/catalog.yaml")["components"]
+    pins |= {(c["repository"], c["chart"], str(c["version"])) for c in catalog.values()
+             if "{registry}" not in c["repository"]}
+    return pins
+
+
+def test_chart_references_are_pulled_for_exactly_the_pinned_third_party_versions(synthesized, tmp_path,
+                                                                                monkeypatch):
+    from tests.test_chart_values import Reference, references_dir
+
+    out = tmp_path / "agent-tmp/chart-references"
+    result = _chart_references(tmp_path, out, _stub_helm(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    pins = _third_party_pins(synthesized)
+    assert {c for _r, c, _v in pins} == {"ingress-nginx", "cert-manager", "raw", "external-dns"}
+    assert len(pins) >= 7  # the catalog's and production's versions differ
+    calls = (tmp_path / "helm-pull.log").read_text().splitlines()
+    untardirs = [c.split("--untardir ")[1] for c in calls]
+    assert sorted(c.split(" --untardir ")[0] for c in calls) == sorted(
+        f"pull {chart} --repo {repository} --version {version} --untar" for repository, chart, version in pins)
+    assert all(Path(d).is_absolute() for d in untardirs) and len(set(untardirs)) == len(calls)
+    assert not any(own in c.split() for c in calls for own in ("api", "web", "worker", "sso-bridge"))
+    # The layout tests/test_chart_values.py reads: exactly the pinned versions, the files verbatim, a README.
+    assert {(p.parent.name, p.name) for p in out.glob("*/*")} == {(c, v) for _r, c, v in pins}
+    monkeypatch.setenv("CHART_REFERENCES", str(out))
+    assert references_dir() == out
+    for _repository, chart, version in pins:
+        reference = Reference.load(out, chart, version)
+        assert reference is not None, (chart, version)
+        assert (reference.schema is not None) == (chart in STUB_SCHEMA_CHARTS), (chart, version)
+        assert (out / chart / version / "values.yaml").read_text() == f"# {chart} {version}\nreplicaCount: 1\n"
+        assert sorted(p.name for p in (out / chart / version).iterdir()) == sorted(
+            ["Chart.yaml", "values.yaml"] + (["values.schema.json"] if chart in STUB_SCHEMA_CHARTS else []))
+    readme = (out / "README.md").read_text()
+    assert all(f"| {chart} | {version} | {repository} |" in readme for repository, chart, version in pins)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["chart-references"]  # no staging folder left
+    # An earlier output of the script is replaced; a folder the script did not write is refused.
+    assert _chart_references(tmp_path, out, _stub_helm(tmp_path)).returncode == 0
+    foreign = tmp_path / "mine"
+    (foreign / "keep").mkdir(parents=True)
+    refused = _chart_references(tmp_path, foreign, _stub_helm(tmp_path))
+    assert refused.returncode == 2 and (foreign / "keep").is_dir()
+    assert refused.stdout.startswith("##vso[task.logissue type=error]chart_references.py: --out ") and \
+        len(refused.stdout.splitlines()) == 1
+
+
+def test_chart_references_fail_with_one_line_per_chart_version_that_cannot_be_fetched(synthesized, tmp_path):
+    out = tmp_path / "chart-references"
+    assert _chart_references(tmp_path, out, _stub_helm(tmp_path)).returncode == 0
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    result = _chart_references(tmp_path, out, _stub_helm(tmp_path, fail_chart="ingress-nginx"))
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("##vso[task.logissue type=error]")]
+    nginx = sorted(v for _r, c, v in _third_party_pins(synthesized) if c == "ingress-nginx")
+    assert errors == [
+        f"##vso[task.logissue type=error]chart_references.py: cannot fetch chart ingress-nginx {version} from "
+        f"https://kubernetes.github.io/ingress-nginx: helm pull failed: Error: chart \"ingress-nginx\" version "
+        f"\"{version}\" not found in repository" for version in nginx]
+    assert "Traceback" not in result.stdout + result.stderr
+    # Nothing half-written: the earlier folder is as it was, no staging folder is left beside it.
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".chart-references")) == []
+    broken = _chart_references(tmp_path, tmp_path / "other", _stub_helm(tmp_path),
+                               INFRA_VERSIONS_DIR=str(tmp_path / "nowhere"))
+    assert broken.returncode == 2 and not (tmp_path / "other").exists()
+    assert broken.stdout == (f"##vso[task.logissue type=error]chart_references.py: INFRA_VERSIONS_DIR={tmp_path}"
+                             "/nowhere: no such folder; allowed: a folder holding catalog.yaml and releases/ (unset "
+                             "it for versions/)\n") and broken.stderr == ""
+
+
+def _build_jobs(expansions) -> list[tuple[str, dict]]:
+    """(case, job) of the platform's build job in every expansion of the root pipelines (a service repository's
+    build job, from service-build.yml, runs the service's own tests)."""
+    return [(case, job) for case, (pipeline, _) in expansions.items() if case.split("[")[0] in ROOT_PIPELINES
+            for _s, job in walk_jobs(pipeline) if job.get("job") == "build"]
+
+
+def test_the_build_job_pulls_the_chart_references_before_make_test_and_hands_them_over_in_env(
+        expansions, tmp_path, monkeypatch):
+    from tests.test_chart_values import REFERENCES_VARIABLE, references_dir
+
+    jobs = _build_jobs(expansions)
+    assert {case.split('[')[0] for case, _job in jobs} == set(ROOT_PIPELINES)  # every pipeline's build job
+    for case, job in jobs:
+        steps = job["steps"]
+        index = {
+            "setup": next(i for i, s in enumerate(steps) if s.get("script") == "make setup"),
+            "helm": next(i for i, s in enumerate(steps) if "HELM_SHA256" in (s.get("env") or {})),
+            "references": next(i for i, s in enumerate(steps) if "chart_references.py" in step_script(s)),
+            "test": next(i for i, s in enumerate(steps) if s.get("script") == "make test"),
+        }
+        resolve = [i for i, s in enumerate(steps) if "record_versions.py release-staging" in step_script(s)]
+        assert index["setup"] < index["helm"] < index["references"] < index["test"], (case, index)
+        assert all(i < index["references"] for i in resolve), case  # the re-resolved versions are the ones pulled
+        references, test = steps[index["references"]], steps[index["test"]]
+        folder = "$(Agent.TempDirectory)/chart-references"
+        assert references["env"][REFERENCES_VARIABLE] == test["env"][REFERENCES_VARIABLE] == folder, case
+        assert '--out "$CHART_REFERENCES"' in step_script(references), case
+        # Both run exactly when the tests run (runTests=false skips both; a failed pull stops make test).
+        for status in ("Succeeded", "Failed"):
+            assert condition_holds(references.get("condition"), {}, status=status) == condition_holds(
+                test.get("condition"), {}, status=status), (case, status)
+    # The step itself, as the agent runs it (in the checkout, with the venv's python), writes the folder that
+    # make test's env names, and tests/test_chart_values.py reads it from there.
+    _case, job = next((c, j) for c, j in jobs if condition_holds(
+        next(s for s in j["steps"] if s.get("script") == "make test").get("condition"), {}))
+    steps = job["steps"]
+    references = next(s for s in steps if "chart_references.py" in step_script(s))
+    test = next(s for s in steps if s.get("script") == "make test")
+    work = tmp_path / "work"
+    _stub(work / ".venv/bin", "python", f'exec "{sys.executable}" "$@"\n')
+    (work / "pipelines").symlink_to(REPO_ROOT / "pipelines")
+    (tmp_path / "agent-tmp").mkdir()
+    macros = {**_macros(tmp_path, work), "Build.SourcesDirectory": str(work)}
+    env = {"PATH": f"{_stub_helm(tmp_path)}:{os.environ['PATH']}", "HOME": str(tmp_path),
+           **_step_env(references, macros)}
+    result = run_inline_script(references, macros, env, cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    monkeypatch.setenv(REFERENCES_VARIABLE, _step_env(test, macros)[REFERENCES_VARIABLE])
+    assert references_dir() == tmp_path / "agent-tmp/chart-references"
+    assert (references_dir() / "raw/2.0.2/values.yaml").is_file()
 
 
 # --------------------------------------------------------------------------------------- 17.9 cluster first
