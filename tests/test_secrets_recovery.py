@@ -1,11 +1,11 @@
 """`infra secrets recover-state`: the dry run (no Azure, no Terraform), and the real run against stand-in
 `az` and `terraform` executables that record what they were asked to do.
 
-One whole recovery and the unknown environment go through the installed console script in a fresh process;
-the other runs call the same entry point (``infra.cli.main``) in this process, with the same environment
-variables and the same stand-in executables on PATH, so they skip the interpreter and jsii kernel start-up
-(which is all a fresh process adds) and test the same code. Every run builds one stack only (``build_plan``
-selects the environment's stack, infra/app.py)."""
+The unknown environment goes through the installed console script in a fresh process (the wiring from the
+script to recover-state); the runs call the same entry point (``infra.cli.main``) in this process, with the
+same environment variables and the same stand-in executables on PATH, so they skip the interpreter and jsii
+kernel start-up (which is all a fresh process adds) and test the same code. Every run builds one stack only
+(``build_plan`` selects the environment's stack, infra/app.py)."""
 
 from __future__ import annotations
 
@@ -210,9 +210,10 @@ def prepare_stack_dir(synthesized, env: dict[str, str], env_name: str = "dev") -
     return stack_dir
 
 
-def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(synthesized, built, fakes):
+def test_recovery_imports_every_secret_and_sets_keepers_and_policy_arguments(synthesized, built, fakes,
+                                                                              run_here):
     prepare_stack_dir(synthesized, fakes)
-    result = run_infra(fakes, "secrets", "recover-state", "dev")
+    result = run_here(fakes, "secrets", "recover-state", "dev")
     assert result.returncode == 0, result.stderr
     for value in VALUES.values():
         assert value not in result.stdout and value not in result.stderr
