@@ -79,15 +79,17 @@ cli-synth: $(NODE_STAMP) ## The real cdktf CLI: synthesize every stack.
 # builds only ENV's stack (INFRA_STACKS, infra/app.py).
 PREFLIGHT_PY = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
+# ARM_PROVIDER_ENHANCED_VALIDATION=false as in the pipelines' Terraform step (steps/terraform.yml): otherwise the
+# parent zone's azurerm provider lists that subscription's resource providers, which the DNS role does not allow.
 diff: ## cdktf diff ENV=<env> (needs `az login` and terraform >= 1.11).
 	@$(PREFLIGHT_PY) -m infra.preflight diff "$(ENV)"
 	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
-	INFRA_STACKS="$(ENV)" $(CDKTF) diff $(ENV)
+	INFRA_STACKS="$(ENV)" ARM_PROVIDER_ENHANCED_VALIDATION=false $(CDKTF) diff $(ENV)
 
 deploy: ## cdktf deploy ENV=<env> (needs `az login` and terraform >= 1.11).
 	@$(PREFLIGHT_PY) -m infra.preflight deploy "$(ENV)"
 	@$(MAKE) -s --no-print-directory $(NODE_STAMP)
-	INFRA_STACKS="$(ENV)" $(CDKTF) deploy $(ENV)
+	INFRA_STACKS="$(ENV)" ARM_PROVIDER_ENHANCED_VALIDATION=false $(CDKTF) deploy $(ENV)
 
 bench: $(PY_STAMP) $(NODE_STAMP) $(SCAN_STAMP) ## Synth time and memory: stock vs deferred, one stack vs all at scale, cdktf CLI, make test/scan.
 	$(PY) -m infra.bench --cli --make-test --make-scan --fresh-clone

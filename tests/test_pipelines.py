@@ -219,6 +219,29 @@ def test_synthesis_happens_once_per_run(expansions):
         assert len(synths) == 1, name
 
 
+def test_the_one_synth_builds_exactly_the_stacks_the_run_deploys(expansions, app_targets):
+    """Issue 15: a run that plans one environment synthesizes only that stack (INFRA_STACKS through the synth
+    step's env:, which keeps case), so a company with hundreds of environments does not build them all to deploy
+    one; a run that covers every environment (drift) selects nothing, which means every stack."""
+    checked = 0
+    for name, (pipeline, _) in expansions.items():
+        if name.startswith("service-build") or f"environment={RELEASE_SENTINEL}" in name:
+            continue
+        steps = [step for _, job in walk_jobs(pipeline) for step in job_steps(job)]
+        (synth,) = [step for step in steps if "make synth" in step_script(step)]
+        selected = str((synth.get("env") or {}).get("INFRA_STACKS", "")).replace(",", " ").split()
+        deployed = {str(step["env"]["TF_ENVIRONMENT"]) for step in steps
+                    if "TF_ENVIRONMENT" in (step.get("env") or {})}
+        assert deployed, name
+        if deployed == app_targets:
+            assert selected in ([], sorted(app_targets)), f"{name}: selects {selected}"
+        else:
+            assert sorted(selected) == sorted(deployed), f"{name}: synthesizes {selected or 'every stack'}, " \
+                                                         f"deploys {sorted(deployed)}"
+        checked += 1
+    assert checked >= 3
+
+
 # --------------------------------------------------------------------------------------------- coverage
 def test_pipeline_targets_are_the_stacks_but_bootstrap(app_targets):
     from infra.app import stack_names

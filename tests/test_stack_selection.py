@@ -106,7 +106,8 @@ def _recording_python(tmp_path: Path) -> tuple[Path, Path]:
     """A stand-in for the venv's Python that records its arguments and INFRA_STACKS, for the Makefile tests."""
     record, fake = tmp_path / "record.json", tmp_path / "python"
     fake.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                    f"json.dump({{'argv': sys.argv[1:], 'stacks': os.environ.get('INFRA_STACKS')}}, "
+                    f"json.dump({{'argv': sys.argv[1:], 'stacks': os.environ.get('INFRA_STACKS'), "
+                    f"'enhanced_validation': os.environ.get('ARM_PROVIDER_ENHANCED_VALIDATION')}}, "
                     f"open({str(record)!r}, 'w'))\n")
     fake.chmod(0o755)
     return fake, record
@@ -123,7 +124,7 @@ def test_make_synth_passes_env_to_main_py_as_the_selection(tmp_path, arguments, 
                              *arguments], cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert json.loads(record.read_text()) == {"argv": ["main.py"], "stacks": expected}
+    assert json.loads(record.read_text()) == {"argv": ["main.py"], "stacks": expected, "enhanced_validation": None}
 
 
 def test_main_with_a_selection_writes_only_that_stack(synthesized, tmp_path, monkeypatch, capsys):
@@ -219,7 +220,10 @@ def test_make_deploy_and_diff_select_the_stack_they_run(tmp_path, target):
         cwd=REPO_ROOT, env={**_environment(), "PATH": fake_tools(tmp_path / "bin")}, capture_output=True,
         text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert json.loads(record.read_text()) == {"argv": [target, "staging"], "stacks": "staging"}
+    # and, like the pipelines' Terraform step, without azurerm's enhanced validation (the parent zone's provider
+    # would list that subscription's resource providers: docs/security.md, "Roles per identity")
+    assert json.loads(record.read_text()) == {"argv": [target, "staging"], "stacks": "staging",
+                                              "enhanced_validation": "false"}
 
 
 # --- cross-environment checks still cover every definition ----------------------------------------------------
