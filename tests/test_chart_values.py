@@ -362,6 +362,7 @@ def test_the_company_charts_are_counted_not_checked(synthesized):
 
 
 # --- the check can fail ---------------------------------------------------------------------------------------
+# On the frozen fixture app (tests/fixtures), so the messages' pinned versions cannot move with a version bump.
 
 
 def _release(synthesized, environment: str, name: str) -> dict[str, Any]:
@@ -378,8 +379,8 @@ def _doctored(synthesized, environment: str, name: str, **entries: Any) -> dict[
     return stack
 
 
-def test_a_misspelt_key_fails(synthesized):
-    stack = _doctored(synthesized, "dev", "ingress-nginx", controller={"replicaCuont": 2})
+def test_a_misspelt_key_fails(fixture_synthesized):
+    stack = _doctored(fixture_synthesized, "dev", "ingress-nginx", controller={"replicaCuont": 2})
     errors = check_stack(stack, references_dir()).errors
     assert errors == [
         "ingress-nginx (ingress-nginx 4.14.5): key controller.replicaCuont is not in the chart's values.yaml "
@@ -387,9 +388,9 @@ def test_a_misspelt_key_fails(synthesized):
     ]
 
 
-def test_a_misspelt_key_under_a_schema_that_allows_unknown_keys_fails(synthesized):
+def test_a_misspelt_key_under_a_schema_that_allows_unknown_keys_fails(fixture_synthesized):
     # external-dns's schema allows unknown top-level keys; values.yaml does not know this one.
-    stack = _doctored(synthesized, "dev", "external-dns", txtOwnerID="dev")
+    stack = _doctored(fixture_synthesized, "dev", "external-dns", txtOwnerID="dev")
     errors = check_stack(stack, references_dir()).errors
     assert errors == [
         "external-dns (external-dns 1.20.0): key txtOwnerID is not in the chart's values.yaml "
@@ -397,33 +398,33 @@ def test_a_misspelt_key_under_a_schema_that_allows_unknown_keys_fails(synthesize
     ]
 
 
-def test_a_schema_invalid_value_fails(synthesized):
-    stack = _doctored(synthesized, "dev", "cert-manager", replicaCount="two")
+def test_a_schema_invalid_value_fails(fixture_synthesized):
+    stack = _doctored(fixture_synthesized, "dev", "cert-manager", replicaCount="two")
     errors = check_stack(stack, references_dir()).errors
     assert errors == [
         "cert-manager (cert-manager v1.19.6): values.schema.json: replicaCount: 'two' is not of type 'number'"
     ]
 
 
-def test_an_unknown_top_level_key_fails_the_cert_manager_schema(synthesized):
-    stack = _doctored(synthesized, "dev", "cert-manager", installCRD=True)
+def test_an_unknown_top_level_key_fails_the_cert_manager_schema(fixture_synthesized):
+    stack = _doctored(fixture_synthesized, "dev", "cert-manager", installCRD=True)
     errors = check_stack(stack, references_dir()).errors
     assert any("values.schema.json: (top level): Additional properties are not allowed ('installCRD'" in e
                for e in errors), errors
     assert any("key installCRD is not in the chart's values.yaml" in e for e in errors), errors
 
 
-def test_a_free_form_map_takes_any_key(synthesized):
+def test_a_free_form_map_takes_any_key(fixture_synthesized):
     stack = _doctored(
-        synthesized, "dev", "ingress-nginx",
+        fixture_synthesized, "dev", "ingress-nginx",
         controller={"podAnnotations": {"example.com/anything": "x"}, "nodeSelector": {"pool": "user"},
                     "resources": {"limits": {"memory": "1Gi"}}, "extraArgs": {"v": "2"}},
     )
     assert check_stack(stack, references_dir()).errors == []
 
 
-def test_a_version_without_reference_fails_naming_chart_and_version(synthesized, tmp_path):
-    stack = json.loads(json.dumps(synthesized.stacks["dev"]))
+def test_a_version_without_reference_fails_naming_chart_and_version(fixture_synthesized, tmp_path):
+    stack = json.loads(json.dumps(fixture_synthesized.stacks["dev"]))
     for body in stack["resource"]["helm_release"].values():
         if body["name"] == "ingress-nginx":
             body["version"] = "4.14.99"
@@ -432,8 +433,8 @@ def test_a_version_without_reference_fails_naming_chart_and_version(synthesized,
     assert errors[0].startswith("no upstream reference for chart ingress-nginx version 4.14.99 (release ingress-nginx)")
 
 
-def test_a_release_of_unknown_origin_fails(synthesized):
-    stack = json.loads(json.dumps(synthesized.stacks["dev"]))
+def test_a_release_of_unknown_origin_fails(fixture_synthesized):
+    stack = json.loads(json.dumps(fixture_synthesized.stacks["dev"]))
     release = next(iter(stack["resource"]["helm_release"].values()))
     release["repository"] = "https://charts.example.com"
     errors = check_stack(stack, references_dir()).errors
