@@ -1039,9 +1039,12 @@ class FakeAzureRepos:
 
 @pytest.fixture
 def platform_origin(tmp_path) -> tuple[Path, Path]:
-    """A bare 'origin' holding this repository's versions/ on main, and a clone of it (the job's checkout)."""
+    """A bare 'origin' holding the frozen fixture versions/ (tests/fixtures/versions) on main, and a clone of it (the
+    job's checkout): the versions the tests bump to stay newer than main's whatever the live files say."""
+    from tests.conftest import FIXTURE_VERSIONS
+
     seed, bare, clone = tmp_path / "seed", tmp_path / "origin.git", tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT / "versions", seed / "versions")
+    shutil.copytree(FIXTURE_VERSIONS, seed / "versions")
     for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "seed"]):
         subprocess.run(["git", "-c", "user.name=s", "-c", "user.email=s@x", *args], cwd=seed, check=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
